@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared set-up for tools/test and tools/demo; sourced, never run.
 #
 # mp_setup: installs what is missing from Debian's packages (apt-get as root,
@@ -72,10 +73,9 @@ mp_setup() {
   fi
 
   # CMakePresets.json version 3 needs CMake 3.21 (Debian 12: 3.25, Ubuntu 22.04: 3.22).
-  local v
-  v="$(cmake --version | sed -n 's/^cmake version \([0-9]*\)\.\([0-9]*\).*/\1 \2/p')"
-  set -- $v
-  if [ "${1:-0}" -lt 3 ] || { [ "${1:-0}" -eq 3 ] && [ "${2:-0}" -lt 21 ]; }; then
+  local major minor
+  read -r major minor < <(cmake --version | sed -n 's/^cmake version \([0-9]*\)\.\([0-9]*\).*/\1 \2/p') || true
+  if [ "${major:-0}" -lt 3 ] || { [ "${major:-0}" -eq 3 ] && [ "${minor:-0}" -lt 21 ]; }; then
     mp_die "CMake >= 3.21 is needed for CMakePresets.json; found $(cmake --version | head -n 1)"
   fi
 }
@@ -134,8 +134,13 @@ mp_sanitizer_wrapper() {
   esac
   local bits
   bits="$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 0)"
-  if [ "$bits" -gt 28 ] && mp_have setarch; then
+  [ "$bits" -gt 28 ] || return 0
+  # Container seccomp profiles may forbid the personality() call setarch makes.
+  if mp_have setarch && setarch "$(uname -m)" -R true 2>/dev/null; then
     mp_say "vm.mmap_rnd_bits=$bits: running $1 tests without address randomization (setarch -R)"
     echo "setarch $(uname -m) -R"
+  else
+    mp_say "vm.mmap_rnd_bits=$bits and no setarch -R: if the sanitizers crash at start-up, run" \
+      "sysctl vm.mmap_rnd_bits=28"
   fi
 }
