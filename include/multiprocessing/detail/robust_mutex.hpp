@@ -32,8 +32,12 @@ class robust_mutex {
   static constexpr std::uint32_t waiters_bit = 0x80000000u;
   // Linux thread ids stay below PID_MAX_LIMIT = 2^22.
   static constexpr std::uint32_t owner_mask = 0x3fffffffu;
-  /// How long a waiter sleeps before checking that the owner is alive.
-  static constexpr std::chrono::milliseconds liveness_check_period{32};
+  /// How long a waiter sleeps before it first checks that the owner is
+  /// alive; the period doubles up to the maximum while the lock stays held,
+  /// so a long wait costs a few wake-ups a second and a dead owner is
+  /// noticed within a quarter second.
+  static constexpr std::chrono::milliseconds liveness_check_first{32};
+  static constexpr std::chrono::milliseconds liveness_check_max{256};
 
   robust_mutex() noexcept = default;
   robust_mutex(const robust_mutex&) = delete;
@@ -66,6 +70,7 @@ class robust_mutex {
     // Once we have slept, others may sleep too: take the lock with the
     // waiters bit so that our unlock wakes the next one.
     const std::uint32_t mine = me | waiters_bit;
+    std::chrono::milliseconds period = liveness_check_first;
     for (;;) {
       std::uint32_t w = word_.load(std::memory_order_relaxed);
       if ((w & owner_mask) == 0) {
@@ -80,11 +85,12 @@ class robust_mutex {
           continue;
         w |= waiters_bit;
       }
-      switch (futex_wait_chunk(word_, w, dl, liveness_check_period)) {
+      switch (futex_wait_chunk(word_, w, dl, period)) {
         case chunk_wait::woken:
           break;
         case chunk_wait::chunk_elapsed:
           if (take_over_if_owner_gone(mine)) return true;
+          if (period < liveness_check_max) period *= 2;
           break;
         case chunk_wait::timed_out:
           return hand_on(me);
