@@ -395,7 +395,7 @@ namespace multiprocessing::managers {
 /// to the resource tracker.
 class SharedMemoryManager {
  public:
-  SharedMemoryManager() : state_(std::make_unique<state>()), owner_(detail::posix::this_pid()) {}
+  SharedMemoryManager() : state_(std::make_unique<state>()), owner_(detail::posix::shm_owner_pid()) {}
   SharedMemoryManager(SharedMemoryManager&&) noexcept = default;
   SharedMemoryManager& operator=(SharedMemoryManager&& other) noexcept {
     if (this != &other) {
@@ -417,7 +417,7 @@ class SharedMemoryManager {
   /// Unlinks every block made through this manager (mappings stay usable
   /// until closed). Idempotent; never throws.
   void shutdown() noexcept {
-    if (!state_ || owner_ != detail::posix::this_pid()) return;
+    if (!state_ || owner_ != detail::posix::shm_owner_pid()) return;
     std::lock_guard guard(state_->mutex);
     if (state_->shut_down) return;
     state_->shut_down = true;

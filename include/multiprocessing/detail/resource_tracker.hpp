@@ -82,9 +82,9 @@ class resource_tracker {
   /// tracker; marks it close-on-exec. Replaces (and closes) any connection held.
   void adopt(int fd, pid_t tracker_pid = 0) noexcept {
     std::lock_guard guard(lock_);
-    posix::set_cloexec(fd);
+    posix::tracker_set_cloexec(fd);
     const int old = fd_.exchange(fd, std::memory_order_acq_rel);
-    if (old >= 0 && old != fd) posix::close_fd(old);
+    if (old >= 0 && old != fd) posix::tracker_close(old);
     pid_.store(tracker_pid, std::memory_order_relaxed);
     generation_.fetch_add(1, std::memory_order_acq_rel);
   }
@@ -97,7 +97,7 @@ class resource_tracker {
     const char* end = value + std::strlen(value);
     int fd = -1;
     auto [p, ec] = std::from_chars(value, end, fd);
-    if (ec != std::errc{} || !posix::is_socket(fd)) return false;
+    if (ec != std::errc{} || !posix::tracker_is_socket(fd)) return false;
     pid_t tracker_pid = 0;
     if (p != end && *p == ':') std::from_chars(p + 1, end, tracker_pid);
     adopt(fd, tracker_pid);
@@ -109,7 +109,7 @@ class resource_tracker {
   /// while other threads of this process register.
   void detach() noexcept {
     std::lock_guard guard(lock_);
-    posix::close_fd(fd_.exchange(-1, std::memory_order_acq_rel));
+    posix::tracker_close(fd_.exchange(-1, std::memory_order_acq_rel));
     pid_.store(0, std::memory_order_relaxed);
     generation_.fetch_add(1, std::memory_order_acq_rel);
   }
@@ -167,11 +167,11 @@ class resource_tracker {
       fd_.store(c.fd, std::memory_order_release);
     } else {
       // Keep the descriptor number: other threads may be sending on it.
-      posix::replace_fd(c.fd, failed_fd);
+      posix::tracker_replace_fd(c.fd, failed_fd);
     }
     pid_.store(c.pid, std::memory_order_relaxed);
     generation_.fetch_add(1, std::memory_order_acq_rel);
-    posix::write_stderr(
+    posix::tracker_warn(
         "multiprocessing resource_tracker: the tracker process died unexpectedly; "
         "started a new one. Shared memory registered before may leak.\n");
     return fd_.load(std::memory_order_acquire);
@@ -179,9 +179,9 @@ class resource_tracker {
 
   void warn_once(const char* why) noexcept {
     if (warned_.exchange(true)) return;
-    posix::write_stderr("multiprocessing resource_tracker: cannot track shared memory (");
-    posix::write_stderr(why);
-    posix::write_stderr("); segments of a process that is killed may be left in /dev/shm\n");
+    posix::tracker_warn("multiprocessing resource_tracker: cannot track shared memory (");
+    posix::tracker_warn(why);
+    posix::tracker_warn("); segments of a process that is killed may be left in /dev/shm\n");
   }
 
   std::atomic<int> fd_{-1};

@@ -69,6 +69,6 @@ inline int shm_remove(const std::string& path) noexcept {
 }
 
 /// This process's id (a forked copy of an owner must not act as the owner).
-inline int this_pid() noexcept { return static_cast<int>(::getpid()); }
+inline int shm_owner_pid() noexcept { return static_cast<int>(::getpid()); }
 
 }  // namespace multiprocessing::detail::posix

@@ -66,7 +66,7 @@ struct tracker_connection {
 };
 
 /// Writes all of `text` to stderr; errors are ignored (nowhere left to report them).
-inline void write_stderr(std::string_view text) noexcept {
+inline void tracker_warn(std::string_view text) noexcept {
   while (!text.empty()) {
     ssize_t n = ::write(STDERR_FILENO, text.data(), text.size());
     if (n < 0 && errno == EINTR) continue;
@@ -157,9 +157,9 @@ inline void remove_leftovers(const std::unordered_set<std::string>& names) noexc
                 "multiprocessing resource_tracker: there appear to be %zu leaked shared_memory "
                 "objects to clean up at shutdown:",
                 removed);
-  write_stderr(head);
-  write_stderr(listed);
-  write_stderr(removed > 8 ? " ...\n" : "\n");
+  tracker_warn(head);
+  tracker_warn(listed);
+  tracker_warn(removed > 8 ? " ...\n" : "\n");
 }
 
 inline void serve(int sock) noexcept {
@@ -278,7 +278,7 @@ inline int tracker_send(int fd, const char* message, std::size_t size,
 
 /// Makes `target` refer to `replacement`'s socket (close-on-exec), so that a
 /// descriptor number other threads may be using stays valid; closes `replacement`.
-inline void replace_fd(int replacement, int target) noexcept {
+inline void tracker_replace_fd(int replacement, int target) noexcept {
 #if MULTIPROCESSING_LINUX
   ::dup3(replacement, target, O_CLOEXEC);
 #else
@@ -289,17 +289,17 @@ inline void replace_fd(int replacement, int target) noexcept {
 }
 
 /// True if fd is an open socket (an inherited tracker connection must be one).
-inline bool is_socket(int fd) noexcept {
+inline bool tracker_is_socket(int fd) noexcept {
   struct stat st {};
   return fd >= 0 && ::fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
-inline void set_cloexec(int fd) noexcept {
+inline void tracker_set_cloexec(int fd) noexcept {
   int flags = ::fcntl(fd, F_GETFD);
   if (flags >= 0) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
 }
 
-inline void close_fd(int fd) noexcept {
+inline void tracker_close(int fd) noexcept {
   if (fd >= 0) ::close(fd);
 }
 
