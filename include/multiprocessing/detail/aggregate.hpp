@@ -107,11 +107,27 @@ constexpr std::size_t count() noexcept {
 template <class T>
 inline constexpr bool has_base = requires { T{base_probe<T>{}}; };
 
+// T{any..., E (at position I), any...}: with N initializers valid and with N+1
+// invalid means E initialized element I itself. (Checking E everywhere at once
+// is not enough: when E refuses a nested aggregate, Clang falls back to brace
+// elision, E initializes that aggregate's first member and its other members
+// are value-initialized unchecked; the extra initializer catches that.)
+template <class T, class E, std::size_t I, std::size_t... J>
+constexpr bool init_at(std::index_sequence<J...>) noexcept {
+  return requires { T{std::conditional_t<J == I, E, any_element>{}...}; };
+}
+template <class T, std::size_t N, class E, std::size_t I>
+inline constexpr bool element_ok = init_at<T, E, I>(std::make_index_sequence<N>{}) &&
+                                   !init_at<T, E, I>(std::make_index_sequence<N + 1>{});
+
+template <class T, std::size_t N, template <class> class Pred, std::size_t... I>
+constexpr bool all_elements_at(std::index_sequence<I...>) noexcept {
+  return ((element_ok<T, N, lvalue_if<Pred>, I> && element_ok<T, N, prvalue_if<Pred>, I>) && ...);
+}
+
 /// Every one of the N elements of T is a non-reference satisfying Pred.
 template <class T, std::size_t N, template <class> class Pred>
-inline constexpr bool all_elements =
-    init_with<T, lvalue_if<Pred>>(std::make_index_sequence<N>{}) &&
-    init_with<T, prvalue_if<Pred>>(std::make_index_sequence<N>{});
+inline constexpr bool all_elements = all_elements_at<T, N, Pred>(std::make_index_sequence<N>{});
 
 template <class... T>
 struct type_list {};

@@ -465,34 +465,28 @@ consteval reason reason_of() {
 
 template <class T>
 struct assert_transferable;
+template <class T>
+constexpr bool diagnose();
 
-template <class List>
-struct assert_first_bad;
-template <>
-struct assert_first_bad<aggregate::type_list<>> {
-  static constexpr bool value = true;
-};
+inline constexpr bool diagnose_first_bad(aggregate::type_list<>) { return true; }
 template <class F, class... R>
-struct assert_first_bad<aggregate::type_list<F, R...>> {
-  static constexpr bool check() {
-    if constexpr (!transferable_v<F> || std::is_const_v<F>)
-      return assert_transferable<F>::value;
-    else
-      return assert_first_bad<aggregate::type_list<R...>>::value;
-  }
-  static constexpr bool value = check();
-};
+constexpr bool diagnose_first_bad(aggregate::type_list<F, R...>) {
+  if constexpr (!transferable_v<F> || std::is_const_v<F>)
+    return diagnose<F>();
+  else
+    return diagnose_first_bad(aggregate::type_list<R...>{});
+}
 
 template <class T>
 constexpr bool explain_inner() {
   constexpr reason why = reason_of<T>();
   if constexpr (why == reason::element) {
-    return assert_first_bad<typename std_codec<T>::elements>::value;
+    return diagnose_first_bad(typename std_codec<T>::elements{});
   } else if constexpr (why == reason::aggregate_field) {
     // Names the first bad field's type in a second diagnostic.
     constexpr std::size_t n = aggregate::count<T>();
     if constexpr (n >= 1 && n <= aggregate::max_fields)
-      return assert_first_bad<aggregate::field_types<T, n>>::value;
+      return diagnose_first_bad(aggregate::field_types<T, n>{});
     else
       return true;
   } else {
@@ -503,8 +497,6 @@ constexpr bool explain_inner() {
 template <class T>
 struct assert_transferable {
   static constexpr reason why = reason_of<T>();
-  // First, so that a diagnostic naming the inner culprit is not lost.
-  static constexpr bool inner_ok = explain_inner<T>();
   static_assert(why != reason::reference,
                 "this type is not transferable: a reference cannot cross a process boundary; "
                 "send the value");
@@ -538,9 +530,17 @@ struct assert_transferable {
                 "void serialize(Archive&), or save/load members, or specialize "
                 "multiprocessing::transfer_traits");
   static_assert(why != reason::other, "this type is not transferable");
-  // Always true: the static_asserts above (and those of an inner type) report.
-  static constexpr bool value = inner_ok || true;
+  static constexpr bool value = true;  // the static_asserts above report
 };
+
+/// Reports why T is not transferable: first the inner culprit (an element or
+/// field type, recursively), then T itself. Always true.
+template <class T>
+constexpr bool diagnose() {
+  (void)explain_inner<T>();
+  (void)assert_transferable<T>::why;
+  return true;
+}
 
 [[noreturn]] inline void not_transferable_at_run_time() {
   throw UnpicklingError("not transferable");  // unreachable: a static_assert fired first
@@ -570,7 +570,7 @@ void save(writer& w, const T& v) {
   using U = std::remove_cv_t<T>;
   constexpr kind k = kind_of<U>();
   if constexpr (k == kind::none) {
-    (void)assert_transferable<U>::value;
+    (void)diagnose<U>();
   } else if constexpr (k == kind::traits) {
     transfer_traits<U>::save(w, v);
   } else if constexpr (k == kind::user) {
@@ -597,7 +597,7 @@ T load(reader& r) {
   using U = std::remove_cv_t<T>;
   constexpr kind k = kind_of<U>();
   if constexpr (k == kind::none) {
-    (void)assert_transferable<U>::value;
+    (void)diagnose<U>();
     not_transferable_at_run_time();
   } else if constexpr (k == kind::traits) {
     reader::depth_guard guard(r);

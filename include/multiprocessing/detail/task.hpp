@@ -142,7 +142,7 @@ using task_result_t = std::invoke_result_t<F, Args...>;
 template <class F, class... Args>
 struct task_entry {
   static constexpr bool ok = assert_transferable_callable<F>::value &&
-                             (assert_transferable<Args>::value && ...) &&
+                             (diagnose<Args>() && ...) &&
                              (transferable_v<Args> && ...);
 
   static void run(reader& in, writer& out) {
@@ -153,7 +153,7 @@ struct task_entry {
       if constexpr (std::is_void_v<R>) {
         std::apply([&f](Args&... a) { std::invoke(std::move(f), std::move(a)...); }, args);
       } else {
-        static_assert(assert_transferable<std::decay_t<R>>::value);
+        static_assert(diagnose<std::decay_t<R>>());
         detail::save(out, std::apply(
                               [&f](Args&... a) -> R {
                                 return std::invoke(std::move(f), std::move(a)...);
