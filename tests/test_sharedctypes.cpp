@@ -1,5 +1,6 @@
 // Value, Array, RawValue, RawArray: construction, element access, copies
 // sharing memory, locks, and use from several processes.
+#include <multiprocessing/reduction.hpp>
 #include <multiprocessing/sharedctypes.hpp>
 
 #include <signal.h>
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <list>
 #include <mutex>
 #include <numeric>
@@ -19,6 +21,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <type_traits>
 #include <vector>
 
@@ -353,4 +356,114 @@ TEST_CASE("RawArray: constructors, access and sharing with a child") {
   CHECK(r[0] == 1);
   CHECK(r[15] == 16);
   CHECK(r.span().back() == 16);
+}
+
+// ------------------------------------------------------------------ transfer
+
+namespace {
+
+using all_handles =
+    std::tuple<mp::Value<std::int64_t>, mp::Array<double>, mp::RawValue<point>, mp::RawArray<char>>;
+
+std::string to_hex(std::span<const std::byte> bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string s;
+  for (std::byte b : bytes) {
+    s += digits[std::to_integer<unsigned>(b) >> 4];
+    s += digits[std::to_integer<unsigned>(b) & 15];
+  }
+  return s;
+}
+std::vector<std::byte> from_hex(std::string_view s) {
+  auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+  std::vector<std::byte> out;
+  for (std::size_t i = 0; i + 1 < s.size(); i += 2)
+    out.push_back(static_cast<std::byte>(nibble(s[i]) * 16 + nibble(s[i + 1])));
+  return out;
+}
+
+// The exec'd child: a fresh process without the parent's mappings, so
+// loads() attaches every segment by name (as under spawn).
+int attached_child(std::span<const std::byte> bytes) {
+  auto [value, array, raw_value, raw_array] = mp::loads<all_handles>(bytes);
+  // >= : the parent increments concurrently.
+  if (value.value() < 40 || array.size() != 3 || array[2] != 3.5) return 10;
+  if (raw_value.value().y != 7 || raw_array.size() != 5 || raw_array[0] != 'h') return 11;
+  for (int i = 0; i < 1000; ++i) {
+    std::lock_guard g(value.get_lock());
+    value.value() += 1;
+  }
+  {
+    std::lock_guard g(array.get_lock());
+    array[0] = -1.0;
+  }
+  raw_value.value().y = 8;
+  raw_array[0] = 'j';
+  return 0;
+}
+
+// Runs before Catch2's main in the exec'd child, and never returns into it.
+const int attached_child_hook = [] {
+  if (const char* hex = std::getenv("MP_TEST_SHAREDCTYPES_ATTACH")) {
+    int code = 97;
+    try {
+      code = attached_child(from_hex(hex));
+    } catch (...) {
+      code = 98;
+    }
+    ::_exit(code);
+  }
+  return 0;
+}();
+
+}  // namespace
+
+TEST_CASE("transfer: handles round-trip to the same memory and lock") {
+  static_assert(mp::Transferable<mp::Value<int>> && mp::Transferable<mp::Array<point>> &&
+                mp::Transferable<mp::RawValue<double>> && mp::Transferable<mp::RawArray<char>>);
+  mp::Value<int> v(3);
+  auto v2 = mp::loads<mp::Value<int>>(mp::dumps(v));
+  CHECK(v2 == v);
+  CHECK(v2.get_lock() == v.get_lock());
+  v2.value() = 4;
+  CHECK(v.value() == 4);
+  mp::Array<point> a(2);
+  auto a2 = mp::loads<mp::Array<point>>(mp::dumps(a));
+  CHECK(a2 == a);
+  CHECK(a2.size() == 2);
+  CHECK(a2.data() == a.data());
+  CHECK(a2.get_lock() == a.get_lock());
+  mp::RawValue<double> rv(1.0);
+  CHECK(mp::loads<mp::RawValue<double>>(mp::dumps(rv)) == rv);
+  mp::RawArray<char> ra{'a', 'b'};
+  auto ra2 = mp::loads<mp::RawArray<char>>(mp::dumps(ra));
+  CHECK(ra2 == ra);
+  CHECK(ra2[1] == 'b');
+  // Element types must match: an Array<int>'s segment is not an Array<long>'s.
+  auto bytes = mp::dumps(mp::RawArray<int>(3));
+  const auto tag = mp::dumps(mp::RawArray<long>(1));
+  std::copy_n(tag.begin(), 8, bytes.begin());
+  CHECK_THROWS_AS(mp::loads<mp::RawArray<long>>(bytes), mp::ProcessError);
+}
+
+TEST_CASE("transfer: a freshly exec'd process attaches Value and Array by name") {
+  mp::Value<std::int64_t> value(40);
+  mp::Array<double> array{1.5, 2.5, 3.5};
+  mp::RawValue<point> raw_value(point{0.0, 7, {}});
+  mp::RawArray<char> raw_array(std::string_view("hello"));
+  const auto hex = to_hex(mp::dumps(all_handles{value, array, raw_value, raw_array}));
+  const pid_t pid = fork_child([&] {
+    ::setenv("MP_TEST_SHAREDCTYPES_ATTACH", hex.c_str(), 1);
+    ::execl("/proc/self/exe", "/proc/self/exe", static_cast<char*>(nullptr));
+    return 96;
+  });
+  for (int i = 0; i < 1000; ++i) {
+    std::lock_guard g(value.get_lock());
+    value.value() += 1;
+  }
+  CHECK(join(pid) == 0);
+  CHECK(value.value() == 2040);
+  CHECK(array[0] == -1.0);
+  CHECK(raw_value.value().y == 8);
+  CHECK(raw_array[0] == 'j');
 }

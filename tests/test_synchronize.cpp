@@ -1,6 +1,7 @@
 // Lock, RLock, Semaphore, BoundedSemaphore, Event, Condition, Barrier:
 // every member and error, across threads and across forked processes,
 // including holders that die.
+#include <multiprocessing/reduction.hpp>
 #include <multiprocessing/synchronize.hpp>
 
 #include <poll.h>
@@ -10,14 +11,19 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <new>
 #include <set>
+#include <span>
+#include <string>
 #include <thread>
+#include <tuple>
 #include <type_traits>
 #include <vector>
 
@@ -953,4 +959,158 @@ TEST_CASE("Barrier: threads, many rounds") {
     });
   for (auto& t : threads) t.join();
   CHECK(sum.load() == 200 * (0 + 1 + 2 + 3));
+}
+
+// ------------------------------------------------------------------ transfer
+
+namespace {
+
+using all_handles = std::tuple<mp::Lock, mp::RLock, mp::Semaphore, mp::BoundedSemaphore, mp::Event,
+                               mp::Condition, mp::Barrier>;
+
+std::string to_hex(std::span<const std::byte> bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string s;
+  for (std::byte b : bytes) {
+    s += digits[std::to_integer<unsigned>(b) >> 4];
+    s += digits[std::to_integer<unsigned>(b) & 15];
+  }
+  return s;
+}
+std::vector<std::byte> from_hex(std::string_view s) {
+  auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+  std::vector<std::byte> out;
+  for (std::size_t i = 0; i + 1 < s.size(); i += 2)
+    out.push_back(static_cast<std::byte>(nibble(s[i]) * 16 + nibble(s[i + 1])));
+  return out;
+}
+
+// The exec'd child: a fresh process that has none of the parent's mappings,
+// so loads() must attach every segment by name (as under spawn).
+int attached_child(std::span<const std::byte> bytes) {
+  auto [lock, rlock, sem, bounded, event, cond, barrier] = mp::loads<all_handles>(bytes);
+  if (!lock.locked()) return 10;  // the parent holds it
+  lock.release();                 // and lets us release it
+  if (!rlock.acquire(false) || !rlock.acquire(false)) return 11;
+  rlock.release();
+  rlock.release();
+  if (sem.get_value() != 0) return 12;
+  sem.release();
+  try {
+    bounded.release();
+    return 13;
+  } catch (const mp::ValueError&) {
+  }
+  event.set();
+  {
+    std::lock_guard g(cond);
+    cond.notify_all();
+  }
+  if (barrier.wait(20s) < 0) return 14;
+  return 0;
+}
+
+// Runs before Catch2's main in the exec'd child, and never returns into it.
+const int attached_child_hook = [] {
+  if (const char* hex = std::getenv("MP_TEST_SYNC_ATTACH")) {
+    int code = 97;
+    try {
+      code = attached_child(from_hex(hex));
+    } catch (...) {
+      code = 98;
+    }
+    ::_exit(code);
+  }
+  return 0;
+}();
+
+pid_t exec_self_with(const std::string& hex) {
+  return fork_child([&] {
+    ::setenv("MP_TEST_SYNC_ATTACH", hex.c_str(), 1);
+    ::execl("/proc/self/exe", "/proc/self/exe", static_cast<char*>(nullptr));
+    return 96;
+  });
+}
+
+}  // namespace
+
+TEST_CASE("transfer: every handle is Transferable and round-trips to the same object") {
+  static_assert(mp::Transferable<mp::Lock> && mp::Transferable<mp::RLock> &&
+                mp::Transferable<mp::Semaphore> && mp::Transferable<mp::BoundedSemaphore> &&
+                mp::Transferable<mp::Event> && mp::Transferable<mp::Condition> &&
+                mp::Transferable<mp::Barrier>);
+  mp::Lock lock;
+  auto lock2 = mp::loads<mp::Lock>(mp::dumps(lock));
+  CHECK(lock2 == lock);
+  lock2.acquire();
+  CHECK(lock.locked());
+  lock.release();
+  mp::RLock rlock;
+  CHECK(mp::loads<mp::RLock>(mp::dumps(rlock)) == rlock);
+  mp::Semaphore sem(3);
+  auto sem2 = mp::loads<mp::Semaphore>(mp::dumps(sem));
+  CHECK(sem2 == sem);
+  CHECK(sem2.get_value() == 3);
+  mp::BoundedSemaphore bounded(1);
+  auto bounded2 = mp::loads<mp::BoundedSemaphore>(mp::dumps(bounded));
+  CHECK(bounded2 == bounded);
+  CHECK_THROWS_AS(bounded2.release(), mp::ValueError);
+  mp::Event event;
+  auto event2 = mp::loads<mp::Event>(mp::dumps(event));
+  event2.set();
+  CHECK(event.is_set());
+  mp::Barrier barrier(2);
+  auto barrier2 = mp::loads<mp::Barrier>(mp::dumps(barrier));
+  CHECK(barrier2 == barrier);
+  CHECK(barrier2.parties() == 2);
+  for (mp::Condition cond : {mp::Condition(), mp::Condition(lock)}) {
+    auto cond2 = mp::loads<mp::Condition>(mp::dumps(cond));
+    CHECK(cond2 == cond);
+    cond2.acquire();
+    bool other_got = true;
+    std::thread t([&] { other_got = cond.acquire(false); });
+    t.join();
+    CHECK_FALSE(other_got);
+    cond2.release();
+  }
+  mp::Condition over_lock(lock);
+  auto over_lock2 = mp::loads<mp::Condition>(mp::dumps(over_lock));
+  over_lock2.acquire();
+  CHECK(lock.locked());  // the loaded condition uses the same Lock
+  over_lock2.release();
+}
+
+TEST_CASE("transfer: a freshly exec'd process attaches every handle by name") {
+  mp::Lock lock;
+  mp::RLock rlock;
+  mp::Semaphore sem(0);
+  mp::BoundedSemaphore bounded(1);
+  mp::Event event;
+  mp::Condition cond;
+  mp::Barrier barrier(2);
+  lock.acquire();
+  const auto bytes = mp::dumps(all_handles{lock, rlock, sem, bounded, event, cond, barrier});
+  const pid_t pid = exec_self_with(to_hex(bytes));
+  CHECK(sem.acquire(20s));  // released by the child
+  CHECK(event.wait(20s));
+  CHECK(barrier.wait(20s) >= 0);
+  CHECK(join(pid) == 0);
+  CHECK_FALSE(lock.locked());
+  CHECK_FALSE(rlock.locked());
+}
+
+TEST_CASE("transfer: a name of another kind of object or of no object is refused") {
+  mp::Lock lock;
+  mp::Event event;
+  auto lock_bytes = mp::dumps(lock);
+  auto event_bytes = mp::dumps(event);
+  // An Event's segment name under a Lock's type tag: the segment's kind differs.
+  std::copy_n(lock_bytes.begin(), 8, event_bytes.begin());
+  CHECK_THROWS_AS(mp::loads<mp::Lock>(event_bytes), mp::ProcessError);
+  // A segment that does not exist.
+  lock_bytes.back() = static_cast<std::byte>(std::to_integer<unsigned>(lock_bytes.back()) ^ 1);
+  CHECK_THROWS_AS(mp::loads<mp::Lock>(lock_bytes), mp::OSError);
+  // Truncated.
+  lock_bytes.resize(lock_bytes.size() - 3);
+  CHECK_THROWS_AS(mp::loads<mp::Lock>(lock_bytes), mp::UnpicklingError);
 }

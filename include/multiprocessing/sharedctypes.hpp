@@ -167,3 +167,6 @@ class Array {
 };
 
 }  // namespace multiprocessing
+
+// Last, so that it sees the classes above: makes each handle Transferable.
+#include "detail/sharedctypes_transfer.hpp"

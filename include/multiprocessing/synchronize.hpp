@@ -374,3 +374,6 @@ class Barrier {
 };
 
 }  // namespace multiprocessing
+
+// Last, so that it sees the classes above: makes each handle Transferable.
+#include "detail/sync_transfer.hpp"
