@@ -717,3 +717,64 @@ TEST_CASE("unregistering never starts a tracker") {
   CHECK(sub.wait() == 0);
   check_no_zombie_children();
 }
+
+TEST_CASE("when no tracker can start, creation still works and the program is warned once") {
+  pipe_pair report;
+  stderr_file err;
+  submain sub{fork_run([&] {
+    ::close(report.read);
+    err.redirect();
+    tracker().detach();
+    detail::posix::sys().fork = []() -> pid_t {
+      errno = EAGAIN;
+      return -1;
+    };
+    for (int i = 0; i < 3; ++i) {
+      shm::SharedMemory block(std::nullopt, true, 64);  // noexcept registration
+      block.buf()[0] = std::byte{1};
+      block.unlink();
+    }
+    return tracker().pid() == 0 && tracker().fd() == -1 ? 0 : 1;
+  })};
+  CHECK(sub.wait() == 0);
+  const std::string warning = err.contents();
+  INFO(warning);
+  CHECK(warning.find("cannot track shared memory (fork failed") != std::string::npos);
+  CHECK(warning.find("cannot track") == warning.rfind("cannot track"));  // once
+  check_no_zombie_children();
+}
+
+TEST_CASE("starting the tracker does not block when the program ignores SIGCHLD") {
+  pipe_pair report;
+  stderr_file err;
+  submain sub{fork_run([&] {
+    ::close(report.read);
+    err.redirect();
+    tracker().detach();
+    ::signal(SIGCHLD, SIG_IGN);  // children are reaped by the kernel
+    // A long-lived child: waitpid on the tracker's middle process would wait
+    // for it too if it were called with SIGCHLD ignored.
+    const pid_t sleeper = fork_run([] {
+      std::this_thread::sleep_for(20s);
+      return 0;
+    });
+    const auto start = steady::now();
+    shm::SharedMemory block(std::nullopt, true, 64);
+    const bool quick = steady::now() - start < 5s;
+    ::kill(sleeper, SIGKILL);
+    say(report.write, "done " + std::string(quick ? "quick" : "slow") + " " +
+                          std::to_string(tracker().pid()) + " " + block.name());
+    ::_exit(0);
+    return 0;
+  })};
+  ::close(report.write);
+  report.write = -1;
+  line_reader lines(report.read);
+  const auto fields = split(lines.expect("done"));
+  REQUIRE(fields.size() == 3);
+  CHECK(fields[0] == "quick");
+  CHECK(sub.wait() == 0);
+  CHECK(wait_until([&] { return !shm_exists(fields[2]); }, 10s));
+  CHECK(wait_until([&] { return exited(std::atoi(fields[1].c_str())); }, 10s));
+  check_no_zombie_children();
+}
