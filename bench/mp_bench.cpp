@@ -13,7 +13,10 @@
 // repetition creates its own pipes, locks and children. Add a workload by
 // writing its function and adding a row to kWorkloads.
 
+#include <multiprocessing/connection.hpp>
 #include <multiprocessing/process.hpp>
+#include <multiprocessing/sharedctypes.hpp>
+#include <multiprocessing/synchronize.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -23,6 +26,8 @@
 #include <cstring>
 #include <exception>
 #include <functional>
+#include <mutex>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -35,7 +40,13 @@ namespace {
 // ---------------------------------------------------------------------------
 // Workload parameters (part of the definitions, docs/benchmarks.md)
 // ---------------------------------------------------------------------------
-constexpr int PROC_N_FORK = 2000;  // sequential Process start+join per repetition
+constexpr int PROC_N_FORK = 2000;          // sequential Process start+join per repetition
+constexpr int RT_WARM = 200;               // untimed warm-up round trips
+constexpr int RT_N = 10000;                // timed round trips
+constexpr std::size_t TPUT_MSG = 1u << 20;  // 1 MiB
+constexpr int TPUT_N = 512;                // messages per repetition
+constexpr long LOCK_N = 5000000;           // uncontended acquire/release pairs
+constexpr long CONT_N = 100000;            // per process (lock_contended, value_increment)
 
 int g_reps = 5;
 std::vector<std::string> g_only;
@@ -65,6 +76,74 @@ long rss_kib() {
   return kib;
 }
 
+std::span<const std::byte> bytes_of(const std::int64_t& v) {
+  return std::as_bytes(std::span<const std::int64_t, 1>(&v, 1));
+}
+std::int64_t int64_of(const std::vector<std::byte>& b) {
+  check(b.size() == sizeof(std::int64_t), "expected an 8-byte message");
+  std::int64_t v;
+  std::memcpy(&v, b.data(), sizeof v);
+  return v;
+}
+
+/// Children of one repetition: on the normal path they have been joined; if a
+/// check throws, the ones still running are killed so that nothing hangs.
+struct children {
+  std::vector<mp::Process> procs;
+  template <class F, class... Args>
+  void start(F&& f, Args&&... args) {
+    procs.emplace_back(std::forward<F>(f), std::forward<Args>(args)...);
+    procs.back().start();
+  }
+  void join_all_ok() {
+    for (auto& p : procs) {
+      p.join();
+      check(p.exitcode() == 0, "a child failed (exit code " + std::to_string(*p.exitcode()) + ")");
+    }
+  }
+  ~children() {
+    for (auto& p : procs) {
+      try {
+        if (p.is_alive()) p.kill();
+        p.join();
+      } catch (...) {  // already reaped or never started: nothing left to stop
+      }
+    }
+  }
+};
+
+/// The gate (docs/benchmarks.md) from the library's own primitives: each
+/// child releases `ready` and waits for `start`; the parent waits for every
+/// ready, takes t0, sets start, and takes t1 once it has read the expected
+/// number of int64 results from `results` (a pipe all children write to).
+struct gate {
+  mp::Semaphore ready{0};
+  mp::Event start;
+  std::pair<mp::Connection, mp::Connection> results = mp::Pipe(false);  // {receive, send}
+
+  void child_wait() {
+    ready.release();
+    start.wait();
+  }
+  void child_done(std::int64_t v) { results.second.send_bytes(bytes_of(v)); }
+
+  /// Starts one child per body (each gets the gate), times the gated region,
+  /// joins; returns the elapsed seconds and the children's results.
+  template <class Body>
+  std::pair<double, std::vector<std::int64_t>> run(int nchildren, Body body) {
+    children kids;
+    for (int i = 0; i < nchildren; ++i) kids.start([this, body]() mutable { body(*this); });
+    for (int i = 0; i < nchildren; ++i) ready.acquire();
+    const auto t0 = clock_type::now();
+    start.set();
+    std::vector<std::int64_t> res;
+    for (int i = 0; i < nchildren; ++i) res.push_back(int64_of(results.first.recv_bytes()));
+    const double dt = seconds_since(t0);
+    kids.join_all_ok();
+    return {dt, res};
+  }
+};
+
 // ---------------------------------------------------------------------------
 // 1. process_start_join_us_fork: N sequential Process(noop) start + join
 // ---------------------------------------------------------------------------
@@ -86,6 +165,138 @@ double rep_process_start_join() {
 }
 
 // ---------------------------------------------------------------------------
+// 2. pipe_roundtrip_us: duplex Pipe, 8-byte send_bytes/recv_bytes echo
+// ---------------------------------------------------------------------------
+void echo_child(mp::Connection c) {
+  for (int i = 0; i < RT_WARM + RT_N; ++i) c.send_bytes(c.recv_bytes());
+}
+
+double rep_pipe_roundtrip() {
+  auto [a, b] = mp::Pipe();
+  children kids;
+  kids.start(echo_child, std::move(b));  // the parent's copy of b closes once the child runs
+  for (std::int64_t i = 0; i < RT_WARM; ++i) {
+    a.send_bytes(bytes_of(i));
+    (void)a.recv_bytes();
+  }
+  const auto t0 = clock_type::now();
+  for (std::int64_t i = 0; i < RT_N; ++i) {
+    a.send_bytes(bytes_of(i));
+    check(int64_of(a.recv_bytes()) == i, "pipe_roundtrip: bad echo");
+  }
+  const double dt = seconds_since(t0);
+  kids.join_all_ok();
+  return dt / RT_N * 1e6;
+}
+
+// ---------------------------------------------------------------------------
+// 3. pipe_throughput_MBps: 512 x 1 MiB parent -> child over a duplex Pipe;
+//    acks ("ready", then "ok"/"bad") over a one-way Pipe
+// ---------------------------------------------------------------------------
+void stamp(std::vector<std::byte>& buf, std::int64_t i) {
+  std::memcpy(buf.data(), &i, 8);
+  std::memcpy(buf.data() + TPUT_MSG - 8, &i, 8);
+}
+bool stamped(const std::vector<std::byte>& buf, std::int64_t i) {
+  if (buf.size() != TPUT_MSG) return false;
+  std::int64_t first, last;
+  std::memcpy(&first, buf.data(), 8);
+  std::memcpy(&last, buf.data() + TPUT_MSG - 8, 8);
+  return first == i && last == i;
+}
+
+void sink_child(mp::Connection in, mp::Connection ack) {
+  ack.send_bytes("r");
+  std::int64_t bad = 0;
+  for (std::int64_t i = 0; i < TPUT_N; ++i)
+    if (!stamped(in.recv_bytes(), i)) ++bad;
+  ack.send_bytes(bad == 0 ? "ok" : "bad");
+}
+
+std::string as_string(const std::vector<std::byte>& b) {
+  return std::string(reinterpret_cast<const char*>(b.data()), b.size());
+}
+
+double rep_pipe_throughput() {
+  auto [r, w] = mp::Pipe();
+  auto [ack_r, ack_w] = mp::Pipe(false);
+  children kids;
+  kids.start(sink_child, std::move(r), std::move(ack_w));
+  check(as_string(ack_r.recv_bytes()) == "r", "pipe_throughput: sink not ready");
+  std::vector<std::byte> buf(TPUT_MSG, std::byte{'x'});
+  const auto t0 = clock_type::now();
+  for (std::int64_t i = 0; i < TPUT_N; ++i) {
+    stamp(buf, i);
+    w.send_bytes(std::span<const std::byte>(buf));
+  }
+  const std::string ok = as_string(ack_r.recv_bytes());
+  const double dt = seconds_since(t0);
+  check(ok == "ok", "pipe_throughput: the sink saw corrupted or short messages");
+  kids.join_all_ok();
+  return static_cast<double>(TPUT_N) * TPUT_MSG / dt / 1e6;
+}
+
+// ---------------------------------------------------------------------------
+// 7. lock_uncontended_ns: Lock acquire+release pairs in one process
+// ---------------------------------------------------------------------------
+double rep_lock_uncontended() {
+  mp::Lock lock;
+  long taken = 0;
+  const auto t0 = clock_type::now();
+  for (long i = 0; i < LOCK_N; ++i) {
+    taken += lock.acquire();
+    lock.release();
+  }
+  const double dt = seconds_since(t0);
+  check(taken == LOCK_N && !lock.locked(), "lock_uncontended: an acquire failed");
+  return dt / LOCK_N * 1e9;
+}
+
+// ---------------------------------------------------------------------------
+// 8. lock_contended_ops_per_s: 2 gated processes x 100,000 increments of a
+//    RawValue<int64_t> under one Lock
+// ---------------------------------------------------------------------------
+double rep_lock_contended() {
+  mp::Lock lock;
+  mp::RawValue<std::int64_t> counter(0);
+  gate g;
+  auto [dt, res] = g.run(2, [lock, counter](gate& g) mutable {
+    g.child_wait();
+    for (long i = 0; i < CONT_N; ++i) {
+      lock.acquire();
+      counter.value() += 1;
+      lock.release();
+    }
+    g.child_done(CONT_N);
+  });
+  check(res[0] + res[1] == 2 * CONT_N && counter.value() == 2 * CONT_N,
+        "lock_contended: final count " + std::to_string(counter.value()) + " != " +
+            std::to_string(2 * CONT_N));
+  return 2 * CONT_N / dt;
+}
+
+// ---------------------------------------------------------------------------
+// 10. value_increment_ops_per_s: 2 gated processes x 100,000
+//     { std::lock_guard g(v.get_lock()); v.value() += 1; } on a Value<int64_t>
+// ---------------------------------------------------------------------------
+double rep_value_increment() {
+  mp::Value<std::int64_t> v(0);
+  gate g;
+  auto [dt, res] = g.run(2, [v](gate& g) {
+    g.child_wait();
+    for (long i = 0; i < CONT_N; ++i) {
+      std::lock_guard guard(v.get_lock());
+      v.value() += 1;
+    }
+    g.child_done(CONT_N);
+  });
+  check(res[0] + res[1] == 2 * CONT_N && v.value() == 2 * CONT_N,
+        "value_increment: final count " + std::to_string(v.value()) + " != " +
+            std::to_string(2 * CONT_N));
+  return 2 * CONT_N / dt;
+}
+
+// ---------------------------------------------------------------------------
 // The workloads, in the order they run. Later areas (queues, pool, manager)
 // add their rows here, named exactly as in python_bench.py.
 // ---------------------------------------------------------------------------
@@ -100,6 +311,11 @@ void warm_up_process_start() {
 }
 const Workload kWorkloads[] = {
     {"process_start_join_us_fork", "us", rep_process_start_join, warm_up_process_start},
+    {"pipe_roundtrip_us", "us", rep_pipe_roundtrip, nullptr},
+    {"pipe_throughput_MBps", "MB/s", rep_pipe_throughput, nullptr},
+    {"lock_uncontended_ns", "ns", rep_lock_uncontended, nullptr},
+    {"lock_contended_ops_per_s", "ops/s", rep_lock_contended, nullptr},
+    {"value_increment_ops_per_s", "ops/s", rep_value_increment, nullptr},
 };
 
 bool wanted(const char* name) {

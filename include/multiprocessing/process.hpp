@@ -2,7 +2,6 @@
 /// mp::Process and the module functions of Python's multiprocessing.process:
 /// current_process(), parent_process(), active_children(), cpu_count().
 
-#include <cxxabi.h>
 #include <signal.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -23,6 +22,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "detail/exception_transfer.hpp"
 #include "detail/popen.hpp"
 #include "detail/popen_fork.hpp"
 #include "detail/posix/process.hpp"
@@ -124,16 +124,6 @@ class process_target_impl final : public process_target {
   std::tuple<Args...> args_;
 };
 
-/// Demangled name of the exception in flight (inside a catch block).
-inline std::string current_exception_type_name() {
-  const std::type_info* t = abi::__cxa_current_exception_type();
-  if (!t) return "unknown exception";
-  int status = 0;
-  char* d = abi::__cxa_demangle(t->name(), nullptr, nullptr, &status);
-  std::string name = (status == 0 && d) ? d : t->name();
-  std::free(d);
-  return name;
-}
 
 }  // namespace detail
 

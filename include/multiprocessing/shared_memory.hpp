@@ -207,6 +207,8 @@ class ShareableList {
    public:
     using value_type = T;
     using difference_type = std::ptrdiff_t;
+    using reference = T;
+    using pointer = void;
     using iterator_category = std::input_iterator_tag;
     const_iterator() = default;
     T operator*() const { return list_->get(index_); }

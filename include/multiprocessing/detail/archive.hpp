@@ -234,7 +234,7 @@ enum class kind {
   boolean,      // validated byte
   bytes,        // copied as its bytes (arithmetic, enums, safe aggregates)
   std_type,     // std_codec<T>
-  function,     // function pointer: (module, offset), checked on load
+  function,     // function pointer: (module, offset, symbol), checked on load
   fields,       // aggregate, field by field
 };
 
@@ -382,7 +382,7 @@ consteval std::size_t compute_min_wire() {
   } else if constexpr (k == kind::bytes) {
     return sizeof(T);
   } else if constexpr (k == kind::function) {
-    return 16;
+    return 24;
   } else if constexpr (k == kind::std_type) {
     return std_codec<T>::min_size;
   } else if constexpr (k == kind::fields) {
@@ -584,8 +584,9 @@ void save(writer& w, const T& v) {
     std_codec<U>::save(w, v);
   } else if constexpr (k == kind::function) {
     auto where = posix::locate_function(reinterpret_cast<const void*>(v));
-    w.put(where.module);
-    w.put(where.offset);
+    w.put(where.code.module);
+    w.put(where.code.offset);
+    w.put(where.symbol);
   } else if constexpr (k == kind::fields) {
     aggregate::visit<aggregate::count<U>()>(v, [&w](const auto&... f) { (detail::save(w, f), ...); });
   }
@@ -624,7 +625,9 @@ T load(reader& r) {
   } else if constexpr (k == kind::function) {
     auto module = r.get<std::uint64_t>();
     auto offset = r.get<std::uint64_t>();
-    return reinterpret_cast<U>(const_cast<void*>(posix::resolve_function(module, offset)));
+    auto symbol = r.get<std::uint64_t>();
+    return reinterpret_cast<U>(
+        const_cast<void*>(posix::resolve_function(module, offset, symbol)));
   } else if constexpr (k == kind::fields) {
     reader::depth_guard guard(r);
     U v{};

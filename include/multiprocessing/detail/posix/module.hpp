@@ -13,6 +13,7 @@
 #include <link.h>
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -25,6 +26,13 @@ namespace multiprocessing::detail::posix {
 struct code_location {
   std::uint64_t module;  // fnv1a of the module's file name
   std::uint64_t offset;  // address minus the module's load address
+};
+
+/// A function as sent: where it is, and which symbol starts there, so a
+/// neighbouring function (another type, another meaning) is never called.
+struct function_location {
+  code_location code;
+  std::uint64_t symbol;  // fnv1a of the mangled symbol name
 };
 
 inline std::uint64_t module_name_hash(const char* name) noexcept {
@@ -86,11 +94,13 @@ inline code_location locate_code(const void* addr) {
   return {s.module, static_cast<std::uint64_t>(s.addr - s.base)};
 }
 
-/// True if a dynamic symbol starts exactly at addr (dladdr's dli_saddr == addr).
-inline bool is_exported_function_start(const void* addr) noexcept {
+/// The fnv1a hash of the name of the dynamic symbol starting exactly at addr
+/// (dladdr's dli_saddr == addr), or nullopt if no exported symbol starts there.
+inline std::optional<std::uint64_t> exported_symbol_at(const void* addr) noexcept {
   Dl_info info{};
-  if (dladdr(addr, &info) == 0) return false;
-  return info.dli_saddr == addr && info.dli_sname != nullptr;
+  if (dladdr(addr, &info) == 0) return std::nullopt;
+  if (info.dli_saddr != addr || info.dli_sname == nullptr) return std::nullopt;
+  return fnv1a(info.dli_sname);
 }
 
 inline constexpr std::string_view function_pointer_advice =
@@ -100,18 +110,20 @@ inline constexpr std::string_view function_pointer_advice =
 
 /// Where a function pointer points, for sending; ValueError if the receiver
 /// could not find it again (not the start of an exported function).
-inline code_location locate_function(const void* fn) {
+inline function_location locate_function(const void* fn) {
   code_location where = locate_code(fn);
-  if (!is_exported_function_start(fn))
+  auto symbol = exported_symbol_at(fn);
+  if (!symbol)
     throw ValueError(fmt::format("function at {} cannot be transferred: {}", fn,
                                  function_pointer_advice));
-  return where;
+  return {where, *symbol};
 }
 
 /// The function a received (module, offset) names; UnpicklingError unless it is
 /// the start of an exported function in that module's executable code, so
 /// bytes never become a jump to an arbitrary address.
-inline const void* resolve_function(std::uint64_t module, std::uint64_t offset) {
+inline const void* resolve_function(std::uint64_t module, std::uint64_t offset,
+                                    std::uint64_t symbol) {
   module_search s;
   s.by_hash = true;
   s.hash = module;
@@ -119,10 +131,16 @@ inline const void* resolve_function(std::uint64_t module, std::uint64_t offset) 
   dl_iterate_phdr(&visit_module, &s);
   if (!s.found) throw UnpicklingError("function pointer names a module that is not loaded");
   auto addr = reinterpret_cast<const void*>(s.addr);
-  if (!s.executable || !is_exported_function_start(addr))
+  auto found = s.executable ? exported_symbol_at(addr) : std::nullopt;
+  if (!found)
     throw UnpicklingError(fmt::format(
         "function pointer at offset {:#x} is not the start of an exported function: {}", offset,
         function_pointer_advice));
+  if (*found != symbol)
+    throw UnpicklingError(fmt::format(
+        "function pointer at offset {:#x} names another function than the sender's (the "
+        "programs differ)",
+        offset));
   return addr;
 }
 

@@ -20,6 +20,7 @@
 
 #include "../../exceptions.hpp"
 #include "fd.hpp"
+#include "io.hpp"
 #include "syscalls.hpp"
 
 namespace multiprocessing::detail::posix {
@@ -74,29 +75,6 @@ inline std::optional<int> try_reap(pid_t pid) {
   if (r == 0) return std::nullopt;
   if (r < 0) throw_os_error("waitpid", "a child process");
   return decode_wait_status(status);
-}
-
-/// Waits until fd is readable or the timeout passes (nullopt: forever).
-/// Returns true if it became readable.
-inline bool wait_readable(int fd, std::optional<std::chrono::nanoseconds> timeout) {
-  using clock = std::chrono::steady_clock;
-  const auto deadline = timeout ? clock::now() + *timeout : clock::time_point::max();
-  for (;;) {
-    pollfd p{fd, POLLIN, 0};
-    timespec ts{};
-    timespec* tsp = nullptr;
-    if (timeout) {
-      auto left = std::max(deadline - clock::now(), clock::duration::zero());
-      auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
-      ts.tv_sec = static_cast<time_t>(ns / 1000000000);
-      ts.tv_nsec = static_cast<long>(ns % 1000000000);
-      tsp = &ts;
-    }
-    int r = ::ppoll(&p, 1, tsp, nullptr);
-    if (r > 0) return true;
-    if (r == 0) return false;
-    if (errno != EINTR) throw_os_error("ppoll");
-  }
 }
 
 /// In a new child: handlers the parent installed (a test framework's crash

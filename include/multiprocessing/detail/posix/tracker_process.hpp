@@ -126,13 +126,19 @@ inline void keep_only_socket_and_stderr(int sock, int peer) noexcept {
   if (sock != kept) {
     if (::dup2(sock, kept) < 0) ::_exit(127);
   }
-  int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (null_fd >= 0) {
+  // A program that started with fd 2 closed may have our socket there.
+  const bool stderr_unusable =
+      sock == STDERR_FILENO || peer == STDERR_FILENO || ::fcntl(STDERR_FILENO, F_GETFD) < 0;
+  const int null_fd = ::open("/dev/null", O_RDWR);
+  if (null_fd < 0) {
+    // No /dev/null (a bare chroot): closed is still better than held.
+    ::close(STDIN_FILENO);
+    ::close(STDOUT_FILENO);
+    if (stderr_unusable) ::close(STDERR_FILENO);
+  } else {
     if (null_fd != STDIN_FILENO) ::dup2(null_fd, STDIN_FILENO);
     if (null_fd != STDOUT_FILENO) ::dup2(null_fd, STDOUT_FILENO);
-    // A program that started with fd 2 closed may have our socket there.
-    if (sock == STDERR_FILENO || peer == STDERR_FILENO || ::fcntl(STDERR_FILENO, F_GETFD) < 0)
-      ::dup2(null_fd, STDERR_FILENO);
+    if (stderr_unusable && null_fd != STDERR_FILENO) ::dup2(null_fd, STDERR_FILENO);
   }
   close_fds_from(kept + 1);  // also closes null_fd, the peer and the socket's old number
 }
@@ -259,17 +265,19 @@ inline tracker_connection start_tracker() {
 /// tracker must not hang the program).
 inline int tracker_send(int fd, const char* message, std::size_t size,
                         int timeout_ms = 10'000) noexcept {
-  timespec start{};
-  ::clock_gettime(CLOCK_MONOTONIC, &start);
+  timespec start{-1, 0};
   for (;;) {
     ssize_t n = ::send(fd, message, size, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n == static_cast<ssize_t>(size)) return 0;
     if (n >= 0) return EIO;  // a seqpacket record is never sent in part
     if (errno == EINTR) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK) return errno;
+    // The tracker is behind (or stopped): wait for room, within the bound.
     timespec now{};
     ::clock_gettime(CLOCK_MONOTONIC, &now);
-    const long waited = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1'000'000;
+    if (start.tv_sec < 0) start = now;
+    const long waited =
+        (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1'000'000;
     if (waited >= timeout_ms) return ETIMEDOUT;
     pollfd p{fd, POLLOUT, 0};
     ::poll(&p, 1, static_cast<int>(timeout_ms - waited));
