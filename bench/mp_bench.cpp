@@ -11,7 +11,8 @@
 //
 // A workload is one function returning the value of one repetition; every
 // repetition creates its own pipes, locks and children. Add a workload by
-// writing its function and adding a row to kWorkloads.
+// writing its function and adding a row to all_workloads(); a later area
+// adds its own in bench/workloads_<area>.hpp (see mp_bench_support.hpp).
 
 #include <multiprocessing/connection.hpp>
 #include <multiprocessing/process.hpp>
@@ -33,9 +34,25 @@
 #include <string_view>
 #include <vector>
 
-namespace mp = multiprocessing;
+#include "mp_bench_support.hpp"
+
+// Later areas' workloads, each in its own file (see mp_bench_support.hpp).
+#if __has_include("workloads_queues.hpp")
+#include "workloads_queues.hpp"
+#define MP_BENCH_QUEUES 1
+#endif
+#if __has_include("workloads_pool.hpp")
+#include "workloads_pool.hpp"
+#define MP_BENCH_POOL 1
+#endif
+#if __has_include("workloads_managers.hpp")
+#include "workloads_managers.hpp"
+#define MP_BENCH_MANAGERS 1
+#endif
 
 namespace {
+
+using namespace mp_bench;
 
 // ---------------------------------------------------------------------------
 // Workload parameters (part of the definitions, docs/benchmarks.md)
@@ -50,99 +67,6 @@ constexpr long CONT_N = 100000;            // per process (lock_contended, value
 
 int g_reps = 5;
 std::vector<std::string> g_only;
-
-using clock_type = std::chrono::steady_clock;  // CLOCK_MONOTONIC on Linux
-
-double seconds_since(clock_type::time_point t0) {
-  return std::chrono::duration<double>(clock_type::now() - t0).count();
-}
-
-/// A failed verification: the workload's value is not reported.
-struct bench_error : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-void check(bool ok, const std::string& what) {
-  if (!ok) throw bench_error(what);
-}
-
-long rss_kib() {
-  FILE* f = std::fopen("/proc/self/status", "r");
-  if (!f) return -1;
-  char line[256];
-  long kib = -1;
-  while (std::fgets(line, sizeof line, f))
-    if (std::sscanf(line, "VmRSS: %ld kB", &kib) == 1) break;
-  std::fclose(f);
-  return kib;
-}
-
-std::span<const std::byte> bytes_of(const std::int64_t& v) {
-  return std::as_bytes(std::span<const std::int64_t, 1>(&v, 1));
-}
-std::int64_t int64_of(const std::vector<std::byte>& b) {
-  check(b.size() == sizeof(std::int64_t), "expected an 8-byte message");
-  std::int64_t v;
-  std::memcpy(&v, b.data(), sizeof v);
-  return v;
-}
-
-/// Children of one repetition: on the normal path they have been joined; if a
-/// check throws, the ones still running are killed so that nothing hangs.
-struct children {
-  std::vector<mp::Process> procs;
-  template <class F, class... Args>
-  void start(F&& f, Args&&... args) {
-    procs.emplace_back(std::forward<F>(f), std::forward<Args>(args)...);
-    procs.back().start();
-  }
-  void join_all_ok() {
-    for (auto& p : procs) {
-      p.join();
-      check(p.exitcode() == 0, "a child failed (exit code " + std::to_string(*p.exitcode()) + ")");
-    }
-  }
-  ~children() {
-    for (auto& p : procs) {
-      try {
-        if (p.is_alive()) p.kill();
-        p.join();
-      } catch (...) {  // already reaped or never started: nothing left to stop
-      }
-    }
-  }
-};
-
-/// The gate (docs/benchmarks.md) from the library's own primitives: each
-/// child releases `ready` and waits for `start`; the parent waits for every
-/// ready, takes t0, sets start, and takes t1 once it has read the expected
-/// number of int64 results from `results` (a pipe all children write to).
-struct gate {
-  mp::Semaphore ready{0};
-  mp::Event start;
-  std::pair<mp::Connection, mp::Connection> results = mp::Pipe(false);  // {receive, send}
-
-  void child_wait() {
-    ready.release();
-    start.wait();
-  }
-  void child_done(std::int64_t v) { results.second.send_bytes(bytes_of(v)); }
-
-  /// Starts one child per body (each gets the gate), times the gated region,
-  /// joins; returns the elapsed seconds and the children's results.
-  template <class Body>
-  std::pair<double, std::vector<std::int64_t>> run(int nchildren, Body body) {
-    children kids;
-    for (int i = 0; i < nchildren; ++i) kids.start([this, body]() mutable { body(*this); });
-    for (int i = 0; i < nchildren; ++i) ready.acquire();
-    const auto t0 = clock_type::now();
-    start.set();
-    std::vector<std::int64_t> res;
-    for (int i = 0; i < nchildren; ++i) res.push_back(int64_of(results.first.recv_bytes()));
-    const double dt = seconds_since(t0);
-    kids.join_all_ok();
-    return {dt, res};
-  }
-};
 
 // ---------------------------------------------------------------------------
 // 1. process_start_join_us_fork: N sequential Process(noop) start + join
@@ -300,23 +224,29 @@ double rep_value_increment() {
 // The workloads, in the order they run. Later areas (queues, pool, manager)
 // add their rows here, named exactly as in python_bench.py.
 // ---------------------------------------------------------------------------
-struct Workload {
-  const char* name;
-  const char* unit;
-  double (*rep)();
-  void (*warm_up)();  // untimed, once before the repetitions; may be null
-};
 void warm_up_process_start() {
   for (int i = 0; i < 3; ++i) start_join_once();
 }
-const Workload kWorkloads[] = {
-    {"process_start_join_us_fork", "us", rep_process_start_join, warm_up_process_start},
-    {"pipe_roundtrip_us", "us", rep_pipe_roundtrip, nullptr},
-    {"pipe_throughput_MBps", "MB/s", rep_pipe_throughput, nullptr},
-    {"lock_uncontended_ns", "ns", rep_lock_uncontended, nullptr},
-    {"lock_contended_ops_per_s", "ops/s", rep_lock_contended, nullptr},
-    {"value_increment_ops_per_s", "ops/s", rep_value_increment, nullptr},
-};
+std::vector<Workload> all_workloads() {
+  std::vector<Workload> w = {
+      {"process_start_join_us_fork", "us", rep_process_start_join, warm_up_process_start},
+      {"pipe_roundtrip_us", "us", rep_pipe_roundtrip, nullptr},
+      {"pipe_throughput_MBps", "MB/s", rep_pipe_throughput, nullptr},
+      {"lock_uncontended_ns", "ns", rep_lock_uncontended, nullptr},
+      {"lock_contended_ops_per_s", "ops/s", rep_lock_contended, nullptr},
+      {"value_increment_ops_per_s", "ops/s", rep_value_increment, nullptr},
+  };
+#ifdef MP_BENCH_QUEUES
+  add_queues_workloads(w);
+#endif
+#ifdef MP_BENCH_POOL
+  add_pool_workloads(w);
+#endif
+#ifdef MP_BENCH_MANAGERS
+  add_managers_workloads(w);
+#endif
+  return w;
+}
 
 bool wanted(const char* name) {
   if (g_only.empty()) return true;
@@ -398,7 +328,7 @@ int main(int argc, char** argv) {
     }
   }
   if (list) {
-    for (const auto& w : kWorkloads)
+    for (const auto& w : all_workloads())
       if (wanted(w.name)) std::printf("%s\t%s\n", w.name, w.unit);
     return 0;
   }
@@ -406,7 +336,7 @@ int main(int argc, char** argv) {
                mp::current_process().pid());
   const auto t = clock_type::now();
   bool ok = true;
-  for (const auto& w : kWorkloads)
+  for (const auto& w : all_workloads())
     if (wanted(w.name)) ok = run(w) && ok;
   std::fprintf(stderr, "# total wall %.1fs\n", seconds_since(t));
   return ok ? 0 : 1;
