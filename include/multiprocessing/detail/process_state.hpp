@@ -62,6 +62,19 @@ class process_state {
       std::atexit([] { process_state::get().exit_function(); });
     }
   }
+  /// Runs `hook` at the end of exit_function(), after the children are
+  /// joined (Python runs its negative-priority finalizers there), in this
+  /// process and in the children it forks. Queues flush their feeder
+  /// threads this way. Also makes sure exit_function() runs at exit().
+  void add_exit_hook(void (*hook)() noexcept) {
+    std::lock_guard g(mutex_);
+    if (std::find(exit_hooks_.begin(), exit_hooks_.end(), hook) == exit_hooks_.end())
+      exit_hooks_.push_back(hook);
+    if (!exit_hook_registered_) {
+      exit_hook_registered_ = true;
+      std::atexit([] { process_state::get().exit_function(); });
+    }
+  }
   void remove_child(const popen* p) {
     std::lock_guard g(mutex_);
     std::erase_if(children_, [&](auto& c) { return c.get() == p; });
@@ -103,7 +116,8 @@ class process_state {
     exit_hook_registered_ = false;
   }
 
-  /// Python's util._exit_function: terminate daemonic children, join all.
+  /// Python's util._exit_function: terminate daemonic children, join all,
+  /// then run the exit hooks.
   void exit_function() noexcept {
     try {
       auto children = active_children();
@@ -113,6 +127,15 @@ class process_state {
       std::lock_guard g(mutex_);
       children_.clear();
     } catch (...) {  // at exit there is no one left to report to
+    }
+    try {
+      std::vector<void (*)() noexcept> hooks;
+      {
+        std::lock_guard g(mutex_);
+        hooks = exit_hooks_;
+      }
+      for (auto* hook : hooks) hook();
+    } catch (...) {
     }
   }
 
@@ -130,6 +153,7 @@ class process_state {
   std::optional<parent_info> parent_;
   std::vector<std::shared_ptr<popen>> children_;
   bool exit_hook_registered_ = false;
+  std::vector<void (*)() noexcept> exit_hooks_;  // kept across fork: the hooks are per program
 };
 
 }  // namespace multiprocessing::detail
