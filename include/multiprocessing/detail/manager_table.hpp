@@ -1,0 +1,200 @@
+#pragma once
+// A hash table in a store (dict, set, Namespace), laid out as CPython's
+// compact dict: an entries array in insertion order (so keys() comes back in
+// the order keys were first set, as in Python) and an open-addressing slot
+// array of entry numbers (linear probing, at most half full). Keys are equal
+// when their serialized bytes are.
+//
+// Every function that changes the table says how many words it logs; none
+// may exceed store_log_capacity. The caller holds the container's lock and
+// has reserved the bytes the matching *_need function returns.
+
+#include <algorithm>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+
+#include "manager_store.hpp"
+
+namespace multiprocessing::detail {
+
+inline constexpr std::uint64_t slot_empty = 0;
+inline constexpr std::uint64_t slot_tombstone = 1;
+inline constexpr std::uint64_t slot_first_entry = 2;  // slot value = entry number + 2
+
+inline bool same_bytes(std::span<const std::byte> a, std::span<const std::byte> b) noexcept {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
+}
+
+/// Where a key is, or where it would go.
+struct table_position {
+  bool found = false;
+  std::uint64_t slot = 0;   // the key's slot, or the slot an insert takes
+  std::uint64_t entry = 0;  // the key's entry number, if found
+};
+
+inline table_position table_find(const store& s, std::span<const std::byte> key,
+                                 std::uint64_t hash) noexcept {
+  const store_header& h = s.header();
+  table_position pos;
+  if (h.index_cap == 0) return pos;
+  const std::uint64_t mask = h.index_cap - 1;
+  const std::uint64_t* index = s.index();
+  const store_entry* entries = s.entries();
+  bool have_tombstone = false;
+  std::uint64_t i = hash & mask;
+  // At most half the slots are filled, so an empty one ends every probe; the
+  // bound only guards against a corrupt table.
+  for (std::uint64_t n = 0; n < h.index_cap; ++n, i = (i + 1) & mask) {
+    const std::uint64_t v = index[i];
+    if (v == slot_empty) {
+      if (!have_tombstone) pos.slot = i;
+      return pos;
+    }
+    if (v == slot_tombstone) {
+      if (!have_tombstone) pos.slot = i, have_tombstone = true;
+      continue;
+    }
+    const std::uint64_t e = v - slot_first_entry;
+    if (e < h.entries_len && entries[e].hash == hash && entries[e].blob != 0 &&
+        same_bytes(s.blob_key(entries[e].blob), key)) {
+      pos.found = true;
+      pos.slot = i;
+      pos.entry = e;
+      return pos;
+    }
+  }
+  return pos;
+}
+
+/// Array sizes for a table that must hold `items` entries.
+inline std::uint64_t table_entries_cap_for(std::uint64_t items) noexcept {
+  return std::max<std::uint64_t>(8, std::bit_ceil(items + items / 2 + 1));
+}
+inline std::uint64_t table_arrays_bytes(std::uint64_t entries_cap) noexcept {
+  return entries_cap * sizeof(store_entry) + 2 * entries_cap * sizeof(std::uint64_t);
+}
+
+/// Builds fresh arrays for the live entries of `src` inside `dst`'s free
+/// space (dst may be src). Returns the new entries array's offset; fills the
+/// index. Writes only free space.
+inline void table_build_arrays(const store& src, store& dst, std::uint64_t entries_off,
+                               std::uint64_t index_off, std::uint64_t entries_cap,
+                               bool copy_blobs, std::uint64_t& blob_cursor,
+                               std::uint64_t& live) noexcept {
+  const std::uint64_t index_cap = 2 * entries_cap;
+  auto* out = dst.at<store_entry>(entries_off);
+  auto* index = dst.at<std::uint64_t>(index_off);
+  std::memset(index, 0, index_cap * sizeof(std::uint64_t));
+  const store_header& h = src.header();
+  const store_entry* in = src.entries();
+  live = 0;
+  for (std::uint64_t e = 0; e < h.entries_len; ++e) {
+    if (in[e].blob == 0) continue;
+    std::uint64_t blob = in[e].blob;
+    if (copy_blobs) {
+      const std::uint64_t size = src.blob_size(blob);
+      std::memcpy(dst.at<std::byte>(blob_cursor), src.at<std::byte>(blob), size);
+      blob = blob_cursor;
+      blob_cursor += size;
+    }
+    out[live] = {in[e].hash, blob};
+    std::uint64_t i = in[e].hash & (index_cap - 1);
+    while (index[i] != slot_empty) i = (i + 1) & (index_cap - 1);
+    index[i] = live + slot_first_entry;
+    ++live;
+  }
+}
+
+/// Bytes table_insert may carve for a new key.
+inline std::uint64_t table_insert_need(const store& s, std::size_t key, std::size_t value) noexcept {
+  const store_header& h = s.header();
+  std::uint64_t need = blob_bytes(key, value);
+  if (h.entries_len == h.entries_cap) need += table_arrays_bytes(table_entries_cap_for(h.count + 1));
+  return need;
+}
+
+/// Rebuilds the arrays without holes, with room to grow. Logs 8 words.
+inline void table_resize(store& s) noexcept {
+  store_header& h = s.header();
+  const std::uint64_t cap = table_entries_cap_for(h.count + 1);
+  const std::uint64_t entries_off = s.carve(cap * sizeof(store_entry));
+  const std::uint64_t index_off = s.carve(2 * cap * sizeof(std::uint64_t));
+  std::uint64_t unused = 0, live = 0;
+  table_build_arrays(s, s, entries_off, index_off, cap, false, unused, live);
+  s.set(h.entries, entries_off);
+  s.set(h.entries_len, live);
+  s.set(h.entries_cap, cap);
+  s.set(h.index, index_off);
+  s.set(h.index_cap, 2 * cap);
+  s.set(h.index_filled, live);
+}
+
+/// Adds a key that table_find did not find. Logs at most 13 words.
+inline void table_insert(store& s, std::span<const std::byte> key, std::span<const std::byte> value,
+                         std::uint64_t hash, table_position pos) noexcept {
+  store_header& h = s.header();
+  if (h.entries_len == h.entries_cap) {
+    table_resize(s);
+    pos = table_find(s, key, hash);
+  }
+  const std::uint64_t blob = s.put_blob(key, value);
+  const std::uint64_t e = h.entries_len;
+  s.entries()[e] = {hash, blob};  // past entries_len: unseen until published
+  const bool was_empty = s.index()[pos.slot] == slot_empty;
+  s.set(s.index()[pos.slot], e + slot_first_entry);
+  s.set(h.entries_len, e + 1);
+  if (was_empty) s.set(h.index_filled, h.index_filled + 1);
+  s.set(h.count, h.count + 1);
+}
+
+/// Replaces the value of entry `e`. Logs 2 words; needs blob_bytes(key, value).
+inline void table_assign(store& s, std::uint64_t e, std::span<const std::byte> value) noexcept {
+  store_entry& entry = s.entries()[e];
+  const std::uint64_t blob = s.put_blob(s.blob_key(entry.blob), value);
+  s.set(entry.blob, blob);
+}
+
+/// Removes the key at `pos` (found). Logs 3 words.
+inline void table_erase(store& s, const table_position& pos) noexcept {
+  store_header& h = s.header();
+  s.set(s.index()[pos.slot], slot_tombstone);
+  s.set(s.entries()[pos.entry].blob, 0);
+  s.set(h.count, h.count - 1);
+}
+
+/// Empties the table (its arrays become garbage). Logs 7 words.
+inline void table_clear(store& s) noexcept {
+  store_header& h = s.header();
+  s.set(h.entries, 0);
+  s.set(h.entries_len, 0);
+  s.set(h.entries_cap, 0);
+  s.set(h.index, 0);
+  s.set(h.index_cap, 0);
+  s.set(h.index_filled, 0);
+  s.set(h.count, 0);
+}
+
+/// Calls f(key bytes, value bytes) for each live entry in insertion order.
+template <class F>
+void table_for_each(const store& s, F&& f) {
+  const store_header& h = s.header();
+  const store_entry* entries = s.entries();
+  for (std::uint64_t e = 0; e < h.entries_len; ++e)
+    if (entries[e].blob != 0) f(s.blob_key(entries[e].blob), s.blob_value(entries[e].blob));
+}
+
+/// The newest live entry's number; false if the table is empty.
+inline bool table_last(const store& s, std::uint64_t& entry) noexcept {
+  const store_header& h = s.header();
+  for (std::uint64_t e = h.entries_len; e > 0; --e)
+    if (s.entries()[e - 1].blob != 0) {
+      entry = e - 1;
+      return true;
+    }
+  return false;
+}
+
+}  // namespace multiprocessing::detail
