@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -21,9 +22,8 @@
 namespace multiprocessing::detail {
 
 /// Python 3.12 warns when a multi-threaded process forks; so do we, once.
-inline void warn_if_threaded_fork() {
+inline void warn_if_threaded_fork(int threads) {
   static std::atomic<bool> warned{false};
-  int threads = posix::thread_count();
   if (threads <= 1 || warned.exchange(true)) return;
   std::fprintf(stderr,
                "multiprocessing: warning: process %d has %d threads; fork() may deadlock in the "
@@ -44,7 +44,9 @@ struct fork_options {
 /// turned into the child's (name, parent, no children).
 template <class ChildMain>
 std::shared_ptr<popen> launch_fork(const fork_options& opt, ChildMain&& child_main) {
-  if (opt.warn_threads) warn_if_threaded_fork();
+  posix::bind_child_functions();
+  const posix::fork_snapshot snap = posix::take_fork_snapshot();
+  if (opt.warn_threads) warn_if_threaded_fork(snap.threads);
   posix::flush_stdio();
   const pid_t parent = ::getpid();
   const std::string parent_name = process_state::get().name();
@@ -55,8 +57,8 @@ std::shared_ptr<popen> launch_fork(const fork_options& opt, ChildMain&& child_ma
     posix::signal_block block;
     pid = posix::sys().fork();
     if (pid == 0) {
-      posix::reset_signal_handlers();
-      if (opt.daemon && !posix::die_with_parent(parent)) ::_exit(1);
+      posix::reset_signal_handlers(snap.caught);
+      if (opt.daemon && !posix::die_with_parent(parent)) posix::exit_now(1);
       block.restore();
       process_state::get().become_child(opt.name, opt.identity, opt.daemon,
                                         parent_info{parent, parent_name});
@@ -67,7 +69,7 @@ std::shared_ptr<popen> launch_fork(const fork_options& opt, ChildMain&& child_ma
       }
       process_state::get().exit_function();
       posix::flush_stdio();
-      ::_exit(code);
+      posix::exit_now(code);
     }
     if (pid < 0) throw_os_error("fork", opt.name);
   }
