@@ -1,0 +1,253 @@
+#pragma once
+// The shared states behind Pool's AsyncResult: one call (apply_state) or a
+// whole map (map_state), each completed once, with Python's callbacks run
+// before the result becomes ready (ApplyResult._set).
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdio>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "../exceptions.hpp"
+#include "archive.hpp"
+#include "deadline.hpp"
+#include "exception_transfer.hpp"
+#include "pool_job.hpp"
+
+namespace multiprocessing::detail {
+
+template <class T>
+using stored_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+
+template <class T>
+struct value_callback {
+  using type = std::function<void(const T&)>;
+};
+template <>
+struct value_callback<void> {
+  using type = std::function<void()>;
+};
+template <class T>
+using value_callback_t = typename value_callback<T>::type;
+using error_callback_fn = std::function<void(std::exception_ptr)>;
+
+/// A callback that threw has no caller to go to: report it as Python's
+/// threading excepthook does, and go on.
+inline void report_callback_exception(const char* which) noexcept {
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "multiprocessing: exception in %s: %s: %s\n", which,
+                 current_exception_type_name().c_str(), e.what());
+  } catch (...) {
+    std::fprintf(stderr, "multiprocessing: exception in %s: %s\n", which,
+                 current_exception_type_name().c_str());
+  }
+}
+
+/// A value or an exception that arrives once; waitable from any thread.
+template <class T>
+class result_state : public job_sink {
+ public:
+  void set_callbacks(value_callback_t<T> on_value, error_callback_fn on_error) {
+    on_value_ = std::move(on_value);
+    on_error_ = std::move(on_error);
+  }
+
+  /// Stores the value, runs the callback, then wakes waiters. Later calls are ignored.
+  void complete_value(stored_t<T> v) noexcept {
+    {
+      std::lock_guard g(m_);
+      if (completing_) return;
+      completing_ = true;
+      value_.emplace(std::move(v));
+    }
+    if (on_value_) {
+      try {
+        if constexpr (std::is_void_v<T>)
+          on_value_();
+        else
+          on_value_(*value_);
+      } catch (...) {
+        report_callback_exception("a pool callback");
+      }
+    }
+    mark_ready();
+  }
+  void complete_error(std::exception_ptr e) noexcept {
+    {
+      std::lock_guard g(m_);
+      if (completing_) return;
+      completing_ = true;
+      error_ = e;
+    }
+    if (on_error_) {
+      try {
+        on_error_(e);
+      } catch (...) {
+        report_callback_exception("a pool error callback");
+      }
+    }
+    mark_ready();
+  }
+
+  void fail(std::size_t, std::exception_ptr e) noexcept override { complete_error(e); }
+
+  void wait() const {
+    std::unique_lock l(m_);
+    cv_.wait(l, [&] { return ready_; });
+  }
+  bool wait_until(const deadline& dl) const {
+    std::unique_lock l(m_);
+    if (dl.is_never()) {
+      cv_.wait(l, [&] { return ready_; });
+      return true;
+    }
+    return cv_.wait_until(l, dl.time(), [&] { return ready_; });
+  }
+  bool ready() const {
+    std::lock_guard g(m_);
+    return ready_;
+  }
+  bool successful() const {
+    std::lock_guard g(m_);
+    if (!ready_) throw ValueError("the result is not ready");
+    return !error_;
+  }
+  /// The value (a copy: several handles may read it); rethrows the task's exception.
+  T get() const {
+    wait();
+    if (error_) std::rethrow_exception(error_);
+    if constexpr (!std::is_void_v<T>) return *value_;
+  }
+  /// The value, moved out: for the only reader (map() on its own result).
+  T take() {
+    wait();
+    if (error_) std::rethrow_exception(error_);
+    if constexpr (!std::is_void_v<T>) return std::move(*value_);
+  }
+
+ private:
+  void mark_ready() noexcept {
+    {
+      std::lock_guard g(m_);
+      ready_ = true;
+    }
+    cv_.notify_all();
+  }
+
+  mutable std::mutex m_;
+  mutable std::condition_variable cv_;
+  bool completing_ = false;
+  bool ready_ = false;
+  std::optional<stored_t<T>> value_;
+  std::exception_ptr error_;
+  value_callback_t<T> on_value_;
+  error_callback_fn on_error_;
+};
+
+/// apply_async: one call's result.
+template <class R>
+class apply_state final : public result_state<R> {
+ public:
+  void done_bytes(std::size_t, reader& r) override {
+    if constexpr (std::is_void_v<R>) {
+      r.expect_end();
+      this->complete_value(std::monostate{});
+    } else {
+      R v = detail::load<R>(r);
+      r.expect_end();
+      this->complete_value(std::move(v));
+    }
+  }
+};
+
+/// Where the results of map items go before the whole list is ready: the
+/// items themselves when R is default-constructible, else optionals.
+template <class R>
+using map_slot_t = std::conditional_t<std::is_default_constructible_v<R>, R, std::optional<R>>;
+
+template <class R>
+using map_value_t = std::conditional_t<std::is_void_v<R>, void, std::vector<R>>;
+
+/// map_async: chunk results placed by position; the first failed chunk fails
+/// the whole map at once (Python's MapResult).
+template <class R>
+class map_state final : public result_state<map_value_t<R>> {
+ public:
+  map_state(std::size_t items, std::size_t chunksize)
+      : chunksize_(chunksize == 0 ? 1 : chunksize),
+        chunks_left_(chunksize == 0 ? 0 : (items + chunksize - 1) / chunksize), items_(items) {
+    if constexpr (!std::is_void_v<R>) slots_.resize(items);
+  }
+
+  std::size_t chunks() const noexcept { return (items_ + chunksize_ - 1) / chunksize_; }
+  std::size_t chunk_begin(std::size_t c) const noexcept { return c * chunksize_; }
+  std::size_t chunk_size(std::size_t c) const noexcept {
+    return std::min(chunksize_, items_ - c * chunksize_);
+  }
+
+  /// Completes an empty map (no chunk will ever arrive).
+  void complete_if_empty() {
+    if (items_ == 0) finish();
+  }
+
+  void done_bytes(std::size_t c, reader& r) override {
+    const std::size_t first = chunk_begin(c), n = chunk_size(c);
+    {
+      std::lock_guard g(m_);
+      if constexpr (!std::is_void_v<R>)
+        for (std::size_t i = 0; i < n; ++i) slots_[first + i] = detail::load<R>(r);
+    }
+    r.expect_end();
+    chunk_done();
+  }
+  /// Thread pools hand over the values directly.
+  template <class V>
+  void done_values(std::size_t c, V&& values) {
+    if constexpr (!std::is_void_v<R>) {
+      std::lock_guard g(m_);
+      const std::size_t first = chunk_begin(c);
+      for (std::size_t i = 0; i < values.size(); ++i) slots_[first + i] = std::move(values[i]);
+    }
+    chunk_done();
+  }
+
+ private:
+  void chunk_done() {
+    bool last;
+    {
+      std::lock_guard g(m_);
+      last = --chunks_left_ == 0;
+    }
+    if (last) finish();
+  }
+  void finish() {
+    if constexpr (std::is_void_v<R>) {
+      this->complete_value(std::monostate{});
+    } else if constexpr (std::is_same_v<map_slot_t<R>, R>) {
+      this->complete_value(std::move(slots_));
+    } else {
+      std::vector<R> out;
+      out.reserve(slots_.size());
+      for (auto& s : slots_) out.push_back(std::move(*s));
+      this->complete_value(std::move(out));
+    }
+  }
+
+  std::mutex m_;
+  std::size_t chunksize_;
+  std::size_t chunks_left_;
+  std::size_t items_;
+  std::conditional_t<std::is_void_v<R>, std::monostate, std::vector<map_slot_t<R>>> slots_;
+};
+
+}  // namespace multiprocessing::detail
