@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -318,4 +319,13 @@ TEST_CASE("connection::wait returns the ready connections and sentinels") {
   b1.send(2);
   auto mixed = mp::connection::wait(std::vector<item>{&a1, child.sentinel()}, 1s);
   CHECK(mixed.size() == 2);
+
+  // Python's timeout=None form: an optional duration, empty blocks.
+  auto [quiet, talker] = mp::Pipe();
+  std::vector<mp::Connection*> one{&quiet};
+  std::optional<std::chrono::milliseconds> none, short_wait = 20ms;
+  CHECK(mp::connection::wait(one, short_wait).empty());
+  talker.send(3);
+  CHECK(mp::connection::wait(one, none).size() == 1);
+  CHECK(mp::connection::wait(one, std::nullopt).size() == 1);
 }

@@ -252,6 +252,17 @@ template <class Range, class Rep, class Period>
 auto wait(const Range& objects, std::chrono::duration<Rep, Period> timeout) {
   return detail::wait_impl(objects, std::chrono::duration_cast<std::chrono::nanoseconds>(timeout));
 }
+/// As Python's wait(objects, timeout=None): an empty optional blocks.
+template <class Range, class Rep, class Period>
+auto wait(const Range& objects, std::optional<std::chrono::duration<Rep, Period>> timeout) {
+  std::optional<std::chrono::nanoseconds> t;
+  if (timeout) t = std::chrono::duration_cast<std::chrono::nanoseconds>(*timeout);
+  return detail::wait_impl(objects, t);
+}
+template <class Range>
+auto wait(const Range& objects, std::nullopt_t) {
+  return detail::wait_impl(objects, std::nullopt);
+}
 template <class T>
 std::vector<T> wait(std::initializer_list<T> objects) {
   return detail::wait_impl(objects, std::nullopt);
