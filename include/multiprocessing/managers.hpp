@@ -99,6 +99,9 @@ template <class K, class V>
 class DictProxy : public detail::proxy_base {
   static_assert(detail::manager_item<K> && detail::manager_item<V>,
                 "DictProxy<K, V>: K and V must be Transferable and copyable");
+  static_assert(detail::manager_key_ok<K>,
+                "DictProxy<K, V>: keys are compared by their bytes, and K has padding bytes "
+                "(or is long double); give K a serialize() member or use a std::tuple");
 
  public:
   using key_type = K;
@@ -135,7 +138,11 @@ class DictProxy : public detail::proxy_base {
     reference& operator^=(const U& u) { return update([&](V& v) { v ^= u; }); }
     reference& operator++() { return update([](V& v) { ++v; }); }
     reference& operator--() { return update([](V& v) { --v; }); }
-    friend bool operator==(const reference& r, const V& v) { return r.get() == v; }
+    template <class U>
+      requires(!std::is_same_v<U, reference>)
+    friend bool operator==(const reference& r, const U& u) {
+      return r.get() == u;
+    }
 
    private:
     friend class DictProxy;
@@ -274,6 +281,9 @@ class DictProxy : public detail::proxy_base {
 template <class T>
 class SetProxy : public detail::proxy_base {
   static_assert(detail::manager_item<T>, "SetProxy<T>: T must be Transferable and copyable");
+  static_assert(detail::manager_key_ok<T>,
+                "SetProxy<T>: elements are compared by their bytes, and T has padding bytes "
+                "(or is long double); give T a serialize() member or use a std::tuple");
 
  public:
   using value_type = T;
@@ -366,7 +376,11 @@ class sequence_proxy : public proxy_base {
     reference& operator/=(const U& u) { return update([&](T& v) { v /= u; }); }
     reference& operator++() { return update([](T& v) { ++v; }); }
     reference& operator--() { return update([](T& v) { --v; }); }
-    friend bool operator==(const reference& r, const T& v) { return r.get() == v; }
+    template <class U>
+      requires(!std::is_same_v<U, reference>)
+    friend bool operator==(const reference& r, const U& u) {
+      return r.get() == u;
+    }
 
    private:
     friend class sequence_proxy;

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "../exceptions.hpp"
+#include "aggregate.hpp"
 #include "archive.hpp"
 #include "type_name.hpp"
 
@@ -32,6 +33,43 @@ inline std::vector<std::byte>& manager_scratch(int which) {
 /// kind::bytes): encoded without a copy, decoded with one memcpy.
 template <class T>
 inline constexpr bool manager_raw_bytes = kind_of<T>() == kind::bytes;
+
+template <class T>
+consteval bool padding_free();
+template <class List>
+struct fields_padding_free;
+template <class... F>
+struct fields_padding_free<aggregate::type_list<F...>> {
+  static constexpr bool value = (padding_free<F>() && ...);
+  static constexpr std::size_t size = (std::size_t{0} + ... + sizeof(F));
+};
+
+/// Whether every byte of a T is a byte of its value (no padding), for the
+/// types copied as their bytes: keys are compared by their bytes.
+template <class T>
+consteval bool padding_free() {
+  if constexpr (std::is_same_v<T, long double>) {
+    return false;
+  } else if constexpr (std::is_arithmetic_v<T> || std::is_enum_v<T>) {
+    return true;
+  } else if constexpr (std::is_array_v<T>) {
+    return padding_free<std::remove_extent_t<T>>();
+  } else if constexpr (std::is_class_v<T>) {
+    constexpr std::size_t n = aggregate::count<T>();
+    if constexpr (n == aggregate::not_countable || n == 0 || n > aggregate::max_fields) {
+      return std::has_unique_object_representations_v<T>;
+    } else {
+      using fields = fields_padding_free<aggregate::field_types<T, n>>;
+      return fields::value && fields::size == sizeof(T);
+    }
+  } else {
+    return false;
+  }
+}
+
+/// A type usable as a key of a managed dict or set.
+template <class K>
+inline constexpr bool manager_key_ok = !manager_raw_bytes<K> || padding_free<K>();
 
 /// v's bytes: `out` filled with them, or (raw types) v's own bytes, so the
 /// result must not outlive v or out.

@@ -44,8 +44,8 @@ namespace multiprocessing::detail {
 inline constexpr std::uint64_t manager_initial_capacity = 16 * 1024;
 /// Address space a data segment maps: the container grows in place (backing
 /// more of it, no copy) up to this, and only then moves to a new segment.
-/// Costs no memory until used.
-inline constexpr std::uint64_t manager_reservation = std::uint64_t{64} << 20;
+/// Costs no memory until used. A variable so that tests can make it small.
+inline std::uint64_t manager_reservation = std::uint64_t{64} << 20;
 inline constexpr std::uint64_t manager_page = 4096;
 
 inline constexpr std::uint64_t round_to_page(std::uint64_t n) noexcept {
@@ -61,6 +61,11 @@ struct manager_anchor {
   shared_name data[2]{};
   shared_name next{};  // the container the manager made before this one
 };
+
+/// manager_fault_hook steps inside a move to a new segment.
+inline constexpr int fault_grow_named = 1001;
+inline constexpr int fault_grow_filled = 1002;
+inline constexpr int fault_grow_committed = 1003;
 
 inline constexpr std::uint64_t manager_anchor_kind = 0x6d70616e63686f72ULL;  // "mpanchor"
 inline constexpr std::uint64_t manager_store_kind = 0x6d7073746f726531ULL;   // "mpstore1"
@@ -124,7 +129,11 @@ class container {
    public:
     explicit session(container& c) : c_(c) {
       manager_anchor& a = *c.anchor_;
-      a.mutex.lock(lock_owner_id(), deadline::never());
+      const std::uint32_t me = lock_owner_id();
+      if (a.mutex.owner() == me)
+        throw ProcessError(
+            "a manager container was used from inside its own apply(): that would deadlock");
+      a.mutex.lock(me, deadline::never());
       try {
         if (a.shut_down.load(std::memory_order_acquire) != 0) throw_manager_shut_down();
         const std::uint64_t gen = a.generation.load(std::memory_order_acquire);
@@ -215,6 +224,7 @@ class container {
     shared_name& spare = a.data[(gen + 1) & 1];
     const std::string name = manager_segment_name();
     spare.set(name);  // first, so that a crash from here on leaves the name to remove
+    if (manager_fault_hook != nullptr) manager_fault_hook(fault_grow_named);
     std::shared_ptr<manager_segment> seg;
     try {
       seg = manager_segment::create(name, size, manager_store_kind, committed);
@@ -231,8 +241,10 @@ class container {
     store fresh = store::format(seg->payload(), seg->payload_size(), committed,
                                 static_cast<store_shape>(store_.header().shape));
     compact_into(store_, fresh);
+    if (manager_fault_hook != nullptr) manager_fault_hook(fault_grow_filled);
     std::atomic_signal_fence(std::memory_order_seq_cst);
     a.generation.store(gen + 1, std::memory_order_release);  // the commit
+    if (manager_fault_hook != nullptr) manager_fault_hook(fault_grow_committed);
     shared_name& old = a.data[gen & 1];
     manager_segment_unlink(old.get());
     old.clear();
