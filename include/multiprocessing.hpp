@@ -10,5 +10,9 @@
 #include "multiprocessing/synchronize.hpp"
 #include "multiprocessing/sharedctypes.hpp"
 #include "multiprocessing/shared_memory.hpp"
+#include "multiprocessing/queues.hpp"
+#include "multiprocessing/pool.hpp"
+#include "multiprocessing/futures.hpp"
+#include "multiprocessing/managers.hpp"
 
 namespace mp = multiprocessing;
