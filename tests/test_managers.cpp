@@ -3,6 +3,7 @@
 // operation, shutdown, transfer to forked and exec'd processes.
 #include <multiprocessing/managers.hpp>
 #include <multiprocessing/process.hpp>
+#include <multiprocessing/queues.hpp>
 #include <multiprocessing/reduction.hpp>
 #include <multiprocessing/synchronize.hpp>
 
@@ -508,6 +509,26 @@ TEST_CASE("Manager's Lock, RLock, Semaphore, Event, Condition, Barrier work acro
   CHECK(join(p) == 0);
   CHECK(m.Semaphore(3).get_value() == 3);
   CHECK(m.BoundedSemaphore(1).get_value() == 1);
+}
+
+TEST_CASE("Manager's Queue and JoinableQueue carry messages between processes") {
+  mp::Manager m;
+  auto q = m.Queue<std::string>();
+  auto jq = m.JoinableQueue<int>(4);
+  auto p = start(
+      [](mp::Queue<std::string> q, mp::JoinableQueue<int> jq) {
+        q.put("hello from child");
+        for (int i = 0; i < 3; ++i) {
+          jq.get();
+          jq.task_done();
+        }
+        return 0;
+      },
+      q, jq);
+  CHECK(q.get(30s) == "hello from child");
+  for (int i = 0; i < 3; ++i) jq.put(i);
+  jq.join();
+  CHECK(join(p) == 0);
 }
 
 // ---------------------------------------------------------------------------

@@ -47,6 +47,7 @@
 #include "detail/posix/shm.hpp"
 #include "detail/type_name.hpp"
 #include "exceptions.hpp"
+#include "queues.hpp"
 #include "reduction.hpp"
 #include "synchronize.hpp"
 
@@ -684,6 +685,17 @@ class Manager {
   template <class T>
   ArrayProxy<T> Array(std::initializer_list<T> init) {
     return Array<T, std::initializer_list<T>>(init);
+  }
+
+  /// A new Queue (maxsize 0: unbounded), kept alive by the manager until shutdown().
+  template <class T>
+  multiprocessing::Queue<T> Queue(std::size_t maxsize = 0) {
+    return keep(multiprocessing::Queue<T>(maxsize));
+  }
+  /// A new JoinableQueue, kept alive by the manager until shutdown().
+  template <class T>
+  multiprocessing::JoinableQueue<T> JoinableQueue(std::size_t maxsize = 0) {
+    return keep(multiprocessing::JoinableQueue<T>(maxsize));
   }
 
   /// A new Lock, kept alive by the manager until shutdown().
