@@ -49,6 +49,11 @@ TEST_CASE("ProcessPoolExecutor submit, result, exception, done") {
   auto g = ex.submit(f_throw, 3);
   REQUIRE_THROWS_AS(g.result(), std::logic_error);
   REQUIRE(g.exception() != nullptr);
+  try {
+    g.result();
+  } catch (const std::logic_error& e) {
+    REQUIRE(std::string(e.what()) == "logic 3");
+  }
   auto v = ex.submit(f_void, 1);
   v.result();
   auto lam = ex.submit([](int a, int b) { return a - b; }, 10, 4);
@@ -238,6 +243,12 @@ TEST_CASE("ThreadPoolExecutor: any callable, exceptions as thrown") {
   };
   auto g = ex.submit([]() -> int { throw Mine("mine"); });
   REQUIRE_THROWS_AS(g.result(), Mine);
+  try {
+    ex.submit(f_throw, 4).result();
+    FAIL("no exception");
+  } catch (const std::logic_error& e) {
+    REQUIRE(std::string(e.what()) == "logic 4");
+  }
   std::atomic<int> calls{0};
   std::vector<mp::Future<void>> vs;
   for (int i = 0; i < 20; ++i) vs.push_back(ex.submit([&calls] { ++calls; }));

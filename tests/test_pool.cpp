@@ -412,6 +412,12 @@ TEST_CASE("ThreadPool: the same interface on threads, any callable") {
   for (int v : pool.imap(square, xs, 4)) got.push_back(v);
   REQUIRE(got[7] == 49);
   REQUIRE_THROWS_AS(pool.apply(throw_custom, 1), CustomError);  // the very exception
+  try {
+    pool.apply(throw_runtime, 3);
+    FAIL("no exception");
+  } catch (const std::runtime_error& e) {
+    REQUIRE(std::string(e.what()) == "bad 3");
+  }
   std::atomic<int> cb{0};
   pool.apply_async(square, 2, mp::callback([&](int v) { cb = v; })).get();
   REQUIRE(cb == 4);

@@ -285,7 +285,7 @@ class basic_executor {
   auto submit(F f, Args&&... args) {
     using R = std::remove_cvref_t<std::invoke_result_t<F, std::decay_t<Args>...>>;
     check_open();
-    auto st = std::make_shared<future_state<R>>();
+    auto st = std::make_shared<future_state<R>>(!Threads);
     if constexpr (Threads) {
       auto call = std::make_shared<std::tuple<F, std::decay_t<Args>...>>(
           std::move(f), std::forward<Args>(args)...);
@@ -321,7 +321,7 @@ class basic_executor {
     using Arg = std::remove_cvref_t<std::ranges::range_value_t<Range>>;
     using R = std::remove_cvref_t<std::invoke_result_t<F&, Arg>>;
     std::vector<Arg> items(std::ranges::begin(xs), std::ranges::end(xs));
-    auto st = std::make_shared<imap_state<R>>(items.size(), chunksize, true);
+    auto st = std::make_shared<imap_state<R>>(items.size(), chunksize, true, !Threads);
     for (std::size_t c = 0; c < st->chunks(); ++c) {
       const auto first = items.begin() + static_cast<std::ptrdiff_t>(st->chunk_begin(c));
       const std::size_t k = st->chunk_size(c);

@@ -186,7 +186,7 @@ class basic_pool {
   auto apply_async(F f, Ts&&... ts) {
     auto args = strip_tags(std::forward<Ts>(ts)...);
     using R = apply_result_t<F, decltype(args)>;
-    auto st = std::make_shared<apply_state<R>>();
+    auto st = std::make_shared<apply_state<R>>(!Threads);
     st->set_callbacks(find_value_callback<R>(ts...), find_error_callback(ts...));
     if constexpr (Threads) {
       auto call = std::make_shared<std::pair<F, decltype(args)>>(std::move(f), std::move(args));
@@ -321,7 +321,7 @@ class basic_pool {
     decltype(auto) xs = materialize(range);
     const auto n = static_cast<std::size_t>(std::ranges::distance(xs));
     if (chunksize == 0) chunksize = default_chunksize(n, workers_);
-    auto st = std::make_shared<map_state<R>>(n, chunksize);
+    auto st = std::make_shared<map_state<R>>(n, chunksize, !Threads);
     st->set_callbacks(std::move(on_value), std::move(on_error));
     if (!engine_ || !engine_->running()) throw ValueError("Pool not running");
     if (n == 0) {
@@ -339,7 +339,7 @@ class basic_pool {
     using R = typename map_call<F, Arg, false>::result;
     decltype(auto) xs = materialize(range);
     const auto n = static_cast<std::size_t>(std::ranges::distance(xs));
-    auto st = std::make_shared<imap_state<R>>(n, chunksize, ordered);
+    auto st = std::make_shared<imap_state<R>>(n, chunksize, ordered, !Threads);
     if (!engine_ || !engine_->running()) throw ValueError("Pool not running");
     submit_chunks<false, Arg, R>(f, xs, st);
     return IMapIterator<R>(st);

@@ -17,6 +17,7 @@
 #include "../exceptions.hpp"
 #include "archive.hpp"
 #include "deadline.hpp"
+#include "pool_error.hpp"
 #include "pool_job.hpp"
 #include "pool_result.hpp"
 
@@ -27,6 +28,9 @@ enum class future_status { pending, running, cancelled, finished };
 /// What every future's state offers to as_completed and wait, whatever its R.
 class future_base : public job_sink {
  public:
+  /// rebuild_errors: keep the exception as bytes (process pools; pool_error.hpp).
+  explicit future_base(bool rebuild_errors = false) : error_(rebuild_errors) {}
+
   /// f runs once the future is done (at once, here, if it already is).
   void on_done(std::function<void()> f) {
     {
@@ -49,7 +53,7 @@ class future_base : public job_sink {
   /// Finished with an exception (not cancelled).
   bool failed() const {
     std::lock_guard g(m_);
-    return status_ == future_status::finished && error_;
+    return status_ == future_status::finished && static_cast<bool>(error_);
   }
 
   bool start(std::size_t) noexcept override {
@@ -89,7 +93,7 @@ class future_base : public job_sink {
     if (!wait_until(dl)) throw TimeoutError();
     std::lock_guard g(m_);
     if (status_ == future_status::cancelled) throw CancelledError();
-    return error_;
+    return error_.get();
   }
 
  protected:
@@ -100,7 +104,12 @@ class future_base : public job_sink {
     {
       std::lock_guard g(m_);
       if (is_done()) return;
-      error_ = e;
+      try {
+        error_.set(e);
+      } catch (...) {  // out of memory: keep the original
+        error_ = error_holder(false);
+        error_.set(e);
+      }
       status_ = future_status::finished;
     }
     completed();
@@ -109,7 +118,7 @@ class future_base : public job_sink {
   mutable std::mutex m_;
   mutable std::condition_variable cv_;
   future_status status_ = future_status::pending;
-  std::exception_ptr error_;
+  error_holder error_;
 
  private:
   void completed() noexcept {
@@ -134,6 +143,7 @@ class future_base : public job_sink {
 template <class R>
 class future_state final : public future_base {
  public:
+  using future_base::future_base;
   void set_value(stored_t<R> v) noexcept {
     {
       std::lock_guard g(m_);

@@ -78,7 +78,7 @@ using apply_result_t = typename apply_result<F, Tuple>::type;
 template <class T, class... Ts>
 value_callback_t<T> find_value_callback(const Ts&... ts) {
   value_callback_t<T> out;
-  auto one = [&](const auto& t) {
+  [[maybe_unused]] auto one = [&](const auto& t) {
     using U = std::decay_t<decltype(t)>;
     if constexpr (is_callback_arg<U>::value) {
       if constexpr (std::is_void_v<T>) {
@@ -99,7 +99,7 @@ value_callback_t<T> find_value_callback(const Ts&... ts) {
 template <class... Ts>
 error_callback_fn find_error_callback(const Ts&... ts) {
   error_callback_fn out;
-  auto one = [&](const auto& t) {
+  [[maybe_unused]] auto one = [&](const auto& t) {
     using U = std::decay_t<decltype(t)>;
     if constexpr (is_error_callback_arg<U>::value) {
       using F = decltype(t.fn);

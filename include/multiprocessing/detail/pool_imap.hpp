@@ -16,6 +16,7 @@
 #include "../exceptions.hpp"
 #include "archive.hpp"
 #include "deadline.hpp"
+#include "pool_error.hpp"
 #include "pool_job.hpp"
 #include "pool_result.hpp"
 
@@ -26,8 +27,8 @@ class imap_state final : public job_sink {
  public:
   using item_t = stored_t<R>;
 
-  imap_state(std::size_t items, std::size_t chunksize, bool ordered)
-      : ordered_(ordered), chunksize_(chunksize == 0 ? 1 : chunksize), items_(items),
+  imap_state(std::size_t items, std::size_t chunksize, bool ordered, bool rebuild_errors = false)
+      : rebuild_(rebuild_errors), ordered_(ordered), chunksize_(chunksize == 0 ? 1 : chunksize), items_(items),
         chunks_((items + chunksize_ - 1) / chunksize_) {}
 
   std::size_t chunks() const noexcept { return chunks_.size(); }
@@ -84,8 +85,9 @@ class imap_state final : public job_sink {
         }
         ++taken_;
         item_ = 0;
-        if (auto e = chunks_[cur_].error) {
-          chunks_[cur_].error = nullptr;
+        if (chunks_[cur_].error) {
+          auto e = chunks_[cur_].error.get();
+          chunks_[cur_].error = error_holder();
           cur_ = npos;
           std::rethrow_exception(e);
         }
@@ -107,7 +109,7 @@ class imap_state final : public job_sink {
 
   struct chunk {
     std::vector<std::optional<item_t>> values;
-    std::exception_ptr error;
+    error_holder error;
     bool done = false;
   };
 
@@ -116,7 +118,8 @@ class imap_state final : public job_sink {
       std::lock_guard g(m_);
       if (chunks_[c].done) return;
       chunks_[c].values = std::move(values);
-      chunks_[c].error = e;
+      chunks_[c].error = error_holder(rebuild_);
+      if (e) chunks_[c].error.set(e);
       chunks_[c].done = true;
       finished_.push_back(c);
     }
@@ -125,6 +128,7 @@ class imap_state final : public job_sink {
 
   std::mutex m_;
   std::condition_variable cv_;
+  bool rebuild_;
   bool ordered_;
   std::size_t chunksize_;
   std::size_t items_;

@@ -20,6 +20,7 @@
 #include "archive.hpp"
 #include "deadline.hpp"
 #include "exception_transfer.hpp"
+#include "pool_error.hpp"
 #include "pool_job.hpp"
 
 namespace multiprocessing::detail {
@@ -57,6 +58,9 @@ inline void report_callback_exception(const char* which) noexcept {
 template <class T>
 class result_state : public job_sink {
  public:
+  /// rebuild_errors: keep the exception as bytes (process pools; pool_error.hpp).
+  explicit result_state(bool rebuild_errors = false) : error_(rebuild_errors) {}
+
   void set_callbacks(value_callback_t<T> on_value, error_callback_fn on_error) {
     on_value_ = std::move(on_value);
     on_error_ = std::move(on_error);
@@ -87,7 +91,12 @@ class result_state : public job_sink {
       std::lock_guard g(m_);
       if (completing_) return;
       completing_ = true;
-      error_ = e;
+      try {
+        error_.set(e);
+      } catch (...) {  // out of memory: keep the original
+        error_ = error_holder(false);
+        error_.set(e);
+      }
     }
     if (on_error_) {
       try {
@@ -125,13 +134,13 @@ class result_state : public job_sink {
   /// The value (a copy: several handles may read it); rethrows the task's exception.
   T get() const {
     wait();
-    if (error_) std::rethrow_exception(error_);
+    if (error_) std::rethrow_exception(error_.get());
     if constexpr (!std::is_void_v<T>) return *value_;
   }
   /// The value, moved out: for the only reader (map() on its own result).
   T take() {
     wait();
-    if (error_) std::rethrow_exception(error_);
+    if (error_) std::rethrow_exception(error_.get());
     if constexpr (!std::is_void_v<T>) return std::move(*value_);
   }
 
@@ -149,7 +158,7 @@ class result_state : public job_sink {
   bool completing_ = false;
   bool ready_ = false;
   std::optional<stored_t<T>> value_;
-  std::exception_ptr error_;
+  error_holder error_;
   value_callback_t<T> on_value_;
   error_callback_fn on_error_;
 };
@@ -158,6 +167,7 @@ class result_state : public job_sink {
 template <class R>
 class apply_state final : public result_state<R> {
  public:
+  using result_state<R>::result_state;
   void done_bytes(std::size_t, reader& r) override {
     if constexpr (std::is_void_v<R>) {
       r.expect_end();
@@ -183,8 +193,9 @@ using map_value_t = std::conditional_t<std::is_void_v<R>, void, std::vector<R>>;
 template <class R>
 class map_state final : public result_state<map_value_t<R>> {
  public:
-  map_state(std::size_t items, std::size_t chunksize)
-      : chunksize_(chunksize == 0 ? 1 : chunksize),
+  map_state(std::size_t items, std::size_t chunksize, bool rebuild_errors = false)
+      : result_state<map_value_t<R>>(rebuild_errors),
+        chunksize_(chunksize == 0 ? 1 : chunksize),
         chunks_left_(chunksize == 0 ? 0 : (items + chunksize - 1) / chunksize), items_(items) {
     if constexpr (!std::is_void_v<R>) slots_.resize(items);
   }

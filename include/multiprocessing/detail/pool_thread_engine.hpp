@@ -47,6 +47,7 @@ class thread_engine {
   }
 
   void submit(thread_job job) {
+    clear_graveyard();
     {
       std::lock_guard g(m_);
       check_accepting();
@@ -55,6 +56,7 @@ class thread_engine {
     cv_.notify_one();
   }
   void submit(std::vector<thread_job> jobs) {
+    clear_graveyard();
     {
       std::lock_guard g(m_);
       check_accepting();
@@ -126,8 +128,8 @@ class thread_engine {
       if (!j.sink->start(j.index)) continue;
       l.unlock();
       j.run();  // reports to its sink; never throws
-      j = thread_job{};
       l.lock();
+      graveyard_.push_back(std::move(j));
       if (maxtasks_ && ++done >= *maxtasks_) {
         // Python's maxtasksperchild: this worker retires, a fresh one takes its place.
         if (state_ != state::terminate) threads_.emplace_back([this] { worker_loop(); });
@@ -145,9 +147,23 @@ class thread_engine {
         std::lock_guard g(m_);
         ts.swap(threads_);
       }
-      if (ts.empty()) return;
+      if (ts.empty()) break;
       for (auto& t : ts)
         if (t.joinable()) t.join();
+    }
+    clear_graveyard();
+  }
+
+  // Finished jobs hold the last references to result states, and so to the
+  // exceptions in them. They are dropped here, on a caller's thread, rather
+  // than on the worker thread: a caller that read an exception's what() and
+  // then let the worker free it would be a "race" ThreadSanitizer reports
+  // (the reference count lives in uninstrumented libstdc++; see pool_error.hpp).
+  void clear_graveyard() noexcept {
+    std::vector<thread_job> g;
+    {
+      std::lock_guard l(m_);
+      g.swap(graveyard_);
     }
   }
 
@@ -157,6 +173,7 @@ class thread_engine {
   std::mutex join_m_;
   std::condition_variable cv_;
   std::deque<thread_job> queue_;
+  std::vector<thread_job> graveyard_;
   std::vector<std::thread> threads_;
   state state_ = state::run;
 };
