@@ -77,9 +77,9 @@ inline std::uint64_t table_arrays_bytes(std::uint64_t entries_cap) noexcept {
   return entries_cap * sizeof(store_entry) + 2 * entries_cap * sizeof(std::uint64_t);
 }
 
-/// Builds fresh arrays for the live entries of `src` inside `dst`'s free
-/// space (dst may be src). Returns the new entries array's offset; fills the
-/// index. Writes only free space.
+/// Writes fresh arrays for the live entries of `src` at the given offsets of
+/// `dst`'s free space (dst may be src), copying the blobs too if asked;
+/// `live` gets the number of entries. Writes only free space.
 inline void table_build_arrays(const store& src, store& dst, std::uint64_t entries_off,
                                std::uint64_t index_off, std::uint64_t entries_cap,
                                bool copy_blobs, std::uint64_t& blob_cursor,
