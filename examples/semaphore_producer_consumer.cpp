@@ -1,0 +1,104 @@
+// Seed tutorial "多路加速，了解多进程基本原理", 信号量: the classic bounded
+// buffer. `empty` counts free slots (2), `full` counts filled ones (0), and a
+// Lock guards the buffer, a Queue shared by a producer and a consumer.
+//
+//   buffer = Queue(10)
+//   empty = Semaphore(2)
+//   full = Semaphore(0)
+//   lock = Lock()
+//
+//   class Consumer(Process):
+//       def run(self):
+//           global buffer, empty, full, lock
+//           while True:
+//               full.acquire()
+//               lock.acquire()
+//               buffer.get()
+//               print('Consumer pop an element')
+//               time.sleep(1)
+//               lock.release()
+//               empty.release()
+//
+//   class Producer(Process):
+//       def run(self):
+//           global buffer, empty, full, lock
+//           while True:
+//               empty.acquire()
+//               lock.acquire()
+//               buffer.put(1)
+//               print('Producer append an element')
+//               time.sleep(1)
+//               lock.release()
+//               full.release()
+//
+//   if __name__ == '__main__':
+//       p = Producer()
+//       c = Consumer()
+//       p.daemon = c.daemon = True
+//       p.start()
+//       c.start()
+//       p.join()
+//       c.join()
+//       print("Main Process Ended")
+//
+// The seed loops forever (its joins never return); here each side handles
+// six elements, so that "Main Process Ended" is reached.
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include <fmt/core.h>
+#include <multiprocessing.hpp>
+#include <multiprocessing/queues.hpp>
+
+using namespace std::chrono_literals;
+
+mp::Queue<int> buffer(10);
+mp::Semaphore empty(2);
+mp::Semaphore full(0);
+mp::Lock lock;
+
+constexpr int rounds = 6;  // seed: while True
+
+class Consumer : public mp::Process {
+ public:
+  void run() override {
+    for (int n = 0; n < rounds; ++n) {
+      full.acquire();
+      lock.acquire();
+      buffer.get();
+      fmt::print("Consumer pop an element\n");
+      std::this_thread::sleep_for(50ms);  // seed: 1 s
+      lock.release();
+      empty.release();
+    }
+  }
+};
+
+class Producer : public mp::Process {
+ public:
+  void run() override {
+    for (int n = 0; n < rounds; ++n) {
+      empty.acquire();
+      lock.acquire();
+      buffer.put(1);
+      fmt::print("Producer append an element\n");
+      std::this_thread::sleep_for(50ms);
+      lock.release();
+      full.release();
+    }
+  }
+};
+
+int main() {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // one line at a time, as on a terminal
+  Producer p;
+  Consumer c;
+  p.set_daemon(true);
+  c.set_daemon(true);
+  p.start();
+  c.start();
+  p.join();
+  c.join();
+  fmt::print("Main Process Ended\n");
+}
