@@ -93,20 +93,24 @@ class process_engine {
 
   /// Queues jobs. ValueError once closed; the pool's error once broken.
   void submit(std::vector<job_ptr> jobs) {
+    bool wake;
     {
       std::lock_guard g(m_);
       check_accepting();
       for (auto& j : jobs) queue_.push_back(std::move(j));
+      wake = sender_should_wake();
     }
-    sender_cv_.notify_one();
+    if (wake) sender_cv_.notify_one();
   }
   void submit(job_ptr job) {
+    bool wake;
     {
       std::lock_guard g(m_);
       check_accepting();
       queue_.push_back(std::move(job));
+      wake = sender_should_wake();
     }
-    sender_cv_.notify_one();
+    if (wake) sender_cv_.notify_one();
   }
   /// For map: jobs go in one by one as they are made, so workers start early.
   void submit_one_of_many(job_ptr job) { submit(std::move(job)); }
@@ -273,9 +277,22 @@ class process_engine {
     return static_cast<std::size_t>(std::min(c, 1024.0));
   }
 
+  // A worker gets more work once it is down to half its cap, then is filled
+  // up to the cap: jobs go in batches, not one write (and one wake-up of
+  // this thread) per job.
   bool eligible(const worker& w, std::size_t c) const {
-    return !w.dead && !w.stop_sent && w.inflight.size() < c &&
+    return !w.dead && !w.stop_sent && w.inflight.size() <= c / 2 &&
            (!opt_.maxtasks || w.sent < *opt_.maxtasks);
+  }
+
+  // Called with m_ held by a submitter: wakes the sender only if it sleeps
+  // and some worker would take the job now; otherwise the next result wakes it.
+  bool sender_should_wake() const {
+    if (!sender_waiting_) return false;
+    const std::size_t c = cap();
+    for (auto& w : workers_)
+      if (eligible(*w, c)) return true;
+    return false;
   }
 
   void sender_loop() noexcept {
@@ -333,7 +350,9 @@ class process_engine {
           continue;
         }
       }
+      sender_waiting_ = true;
       sender_cv_.wait(l);
+      sender_waiting_ = false;
     }
   }
 
@@ -587,6 +606,7 @@ class process_engine {
   int spawned_ = 0;
   double avg_ns_ = -1;
   bool receiver_done_ = false;
+  bool sender_waiting_ = false;
   Connection wake_r_, wake_w_;
   std::thread receiver_;
   std::thread sender_;

@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <iterator>
+#include <memory>
 #include <ranges>
 #include <tuple>
 #include <type_traits>
@@ -93,6 +95,10 @@ std::uint64_t entry_id() {
   return pool_entry_id<Entry>::id();
 }
 
+/// Types whose encoding is exactly their bytes (ints, floats, plain structs).
+template <class T>
+inline constexpr bool raw_bytes = kind_of<T>() == kind::bytes;
+
 template <class F, class... Args>
 inline constexpr bool pool_task_ok = assert_transferable_callable<F>::value &&
                                      (diagnose<Args>() && ...) && (transferable_v<Args> && ...);
@@ -128,9 +134,19 @@ struct chunk_entry {
       F f = load_pool_callable<F>(in);
       const auto n = in.get<std::uint64_t>();
       using R = decltype(call(f, std::declval<Arg>()));
-      if constexpr (!std::is_void_v<R>) {
-        if constexpr (bytes_safe<std::decay_t<R>>)
-          if (n <= in.remaining()) out.buffer().reserve(out.buffer().size() + n * sizeof(R));
+      using V = std::remove_cvref_t<R>;
+      if constexpr (!std::is_void_v<R> && raw_bytes<V>) {
+        // Results straight into place: one resize, no per-item append.
+        if (n > in.remaining()) reader::fail("map chunk count larger than its input");
+        auto& buf = out.buffer();
+        const std::size_t base = buf.size();
+        buf.resize(base + n * sizeof(V));
+        for (std::uint64_t i = 0; i < n; ++i) {
+          Arg a = detail::load<Arg>(in);
+          const V v = call(f, std::move(a));
+          std::memcpy(buf.data() + base + i * sizeof(V), &v, sizeof(V));
+        }
+        return;
       }
       for (std::uint64_t i = 0; i < n; ++i) {
         Arg a = detail::load<Arg>(in);
@@ -184,7 +200,12 @@ std::vector<std::byte> make_chunk_job(const F& f, It first, std::size_t n) {
   w.put(entry_id<entry>());
   save_pool_callable(w, f);
   w.put(static_cast<std::uint64_t>(n));
-  for (std::size_t i = 0; i < n; ++i, ++first) detail::save(w, static_cast<const Arg&>(*first));
+  if constexpr (raw_bytes<Arg> && std::contiguous_iterator<It> &&
+                std::is_same_v<std::iter_value_t<It>, Arg>) {
+    if (n != 0) w.write_bytes(std::to_address(first), n * sizeof(Arg));
+  } else {
+    for (std::size_t i = 0; i < n; ++i, ++first) detail::save(w, static_cast<const Arg&>(*first));
+  }
   finish_frame(b);
   return b;
 }

@@ -215,8 +215,12 @@ class map_state final : public result_state<map_value_t<R>> {
     const std::size_t first = chunk_begin(c), n = chunk_size(c);
     {
       std::lock_guard g(m_);
-      if constexpr (!std::is_void_v<R>)
+      if constexpr (std::is_void_v<R>) {
+      } else if constexpr (kind_of<R>() == kind::bytes && std::is_same_v<map_slot_t<R>, R>) {
+        r.read_bytes(slots_.data() + first, n * sizeof(R));  // the chunk's items in one copy
+      } else {
         for (std::size_t i = 0; i < n; ++i) slots_[first + i] = detail::load<R>(r);
+      }
     }
     r.expect_end();
     chunk_done();

@@ -9,6 +9,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
+#include <algorithm>
 #include <optional>
 #include <span>
 #include <vector>
@@ -32,10 +34,10 @@ class frame_buffer {
     std::size_t want = 64 * 1024;
     if (auto need = pending_frame_size(); need && *need > end_ - begin_)
       want = std::max(want, *need - (end_ - begin_));
-    if (buf_.size() - end_ < want) buf_.resize(end_ + want);
+    if (size_ - end_ < want) grow(end_ + want);
     ssize_t r;
     do {
-      r = posix::sys().read(fd, buf_.data() + end_, buf_.size() - end_);
+      r = posix::sys().read(fd, buf_.get() + end_, size_ - end_);
     } while (r < 0 && errno == EINTR);
     if (r > 0) end_ += static_cast<std::size_t>(r);
     return r;
@@ -45,7 +47,7 @@ class frame_buffer {
   std::optional<std::span<const std::byte>> next() {
     auto size = pending_frame_size();
     if (!size || *size > end_ - begin_) return std::nullopt;
-    std::span<const std::byte> frame(buf_.data() + begin_ + 4, *size - 4);
+    std::span<const std::byte> frame(buf_.get() + begin_ + 4, *size - 4);
     begin_ += *size;
     return frame;
   }
@@ -57,17 +59,27 @@ class frame_buffer {
   std::optional<std::size_t> pending_frame_size() const {
     if (end_ - begin_ < 4) return std::nullopt;
     std::uint32_t len;
-    std::memcpy(&len, buf_.data() + begin_, 4);
+    std::memcpy(&len, buf_.get() + begin_, 4);
     return std::size_t{len} + 4;
   }
   void compact() {
     if (begin_ == 0) return;
-    if (begin_ != end_) std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
+    if (begin_ != end_) std::memmove(buf_.get(), buf_.get() + begin_, end_ - begin_);
     end_ -= begin_;
     begin_ = 0;
   }
 
-  std::vector<std::byte> buf_;
+  // Grows without zero-filling (a vector would clear every new byte first).
+  void grow(std::size_t n) {
+    n = std::max(n, size_ * 2);
+    std::unique_ptr<std::byte[]> b(new std::byte[n]);
+    if (end_ != 0) std::memcpy(b.get(), buf_.get(), end_);
+    buf_ = std::move(b);
+    size_ = n;
+  }
+
+  std::unique_ptr<std::byte[]> buf_;
+  std::size_t size_ = 0;
   std::size_t begin_ = 0;
   std::size_t end_ = 0;
 };
