@@ -34,8 +34,8 @@ inline void compact_into(const store& src, store& dst) noexcept {
   if (src.is_table()) {
     const std::uint64_t cap = table_entries_cap_for(in.count);
     const std::uint64_t index_off = entries_off + cap * sizeof(store_entry);
-    std::uint64_t cursor = index_off + 2 * cap * sizeof(std::uint64_t);
-    table_build_arrays(src, dst, entries_off, index_off, cap, true, cursor, live);
+    std::uint64_t cursor = index_off + 2 * cap * sizeof(std::uint32_t);
+    table_build_arrays(src, dst, entries_off, index_off, cap, true, cursor, live, true);
     out.entries_cap = cap;
     out.index = index_off;
     out.index_cap = 2 * cap;
@@ -58,6 +58,7 @@ inline void compact_into(const store& src, store& dst) noexcept {
   out.entries = entries_off;
   out.entries_len = live;
   out.count = live;
+  out.untouched = out.used;
 }
 
 }  // namespace multiprocessing::detail

@@ -38,7 +38,7 @@ inline constexpr std::size_t store_log_capacity = 40;
 inline constexpr std::uint64_t store_align = 8;
 
 struct undo_entry {
-  std::uint64_t offset;
+  std::uint64_t offset;  // of the word; bit 0 set: a 32-bit word
   std::uint64_t old;
 };
 
@@ -52,9 +52,10 @@ struct store_header {
   std::uint64_t entries;       // array of store_entry
   std::uint64_t entries_len;   // entries written (a table: live ones and holes)
   std::uint64_t entries_cap;
-  std::uint64_t index;         // a table's slot array (power-of-two length)
+  std::uint64_t index;         // a table's slot array of uint32 (power-of-two length)
   std::uint64_t index_cap;
   std::uint64_t index_filled;  // slots not empty: live ones and tombstones
+  std::uint64_t untouched;     // everything from here on was never written: reads as zero
   std::uint64_t log_count;     // nonzero: an operation is under way (or died)
   undo_entry log[store_log_capacity];
 };
@@ -118,6 +119,7 @@ class store {
     s.h_->capacity = committed;
     s.h_->shape = static_cast<std::uint64_t>(shape);
     s.h_->used = store_first_free;
+    s.h_->untouched = store_first_free;
     return s;
   }
 
@@ -135,7 +137,7 @@ class store {
   void validate(const std::string& name) const {
     const auto& h = *h_;
     if (size_ < store_first_free || h.capacity > size_ || h.capacity < store_first_free || h.used < store_first_free ||
-        h.used > h.capacity || h.log_count > store_log_capacity ||
+        h.used > h.capacity || h.untouched > h.capacity || h.log_count > store_log_capacity ||
         (h.shape != static_cast<std::uint64_t>(store_shape::table) &&
          h.shape != static_cast<std::uint64_t>(store_shape::sequence)))
       throw ProcessError(fmt::format("manager storage '{}' is corrupt", name));
@@ -146,12 +148,19 @@ class store {
     return reinterpret_cast<T*>(reinterpret_cast<std::byte*>(h_) + offset);
   }
   store_entry* entries() const noexcept { return at<store_entry>(h_->entries); }
-  std::uint64_t* index() const noexcept { return at<std::uint64_t>(h_->index); }
+  std::uint32_t* index() const noexcept { return at<std::uint32_t>(h_->index); }
 
+  /// Whether the next carve returns memory that reads as zero.
+  bool free_space_zeroed() const noexcept { return h_->used >= h_->untouched; }
   /// Free space for n bytes (the caller made sure it exists); not yet published.
   std::uint64_t carve(std::uint64_t n) noexcept {
     const std::uint64_t off = h_->used;
     set(h_->used, off + align_up(n));
+    // Not logged: a rolled-back carve leaves its bytes written. Raised before
+    // the caller writes them (a crash must never leave written bytes past it).
+    if (h_->untouched < h_->used)
+      std::atomic_ref<std::uint64_t>(h_->untouched).store(h_->used, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
     return off;
   }
   /// Writes a blob into free space; returns its offset. Logs one word.
@@ -202,6 +211,22 @@ class store {
     std::atomic_signal_fence(std::memory_order_seq_cst);
     if (manager_fault_hook != nullptr) manager_fault_hook(static_cast<int>(n));
   }
+  /// set() for a 32-bit word (a table's index slot).
+  void set(std::uint32_t& word, std::uint32_t value) noexcept {
+    std::uint64_t& n = h_->log_count;
+    if (n >= store_log_capacity) std::terminate();
+    undo_entry& e = h_->log[n];
+    e.offset = static_cast<std::uint64_t>(reinterpret_cast<std::byte*>(&word) -
+                                          reinterpret_cast<std::byte*>(h_)) |
+               1;
+    e.old = word;
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    std::atomic_ref<std::uint64_t>(n).store(n + 1, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    std::atomic_ref<std::uint32_t>(word).store(value, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    if (manager_fault_hook != nullptr) manager_fault_hook(static_cast<int>(n));
+  }
   /// Ends an operation: its changes stay.
   void commit() noexcept {
     std::atomic_signal_fence(std::memory_order_seq_cst);
@@ -216,9 +241,15 @@ class store {
     while (n > 0) {
       --n;
       const undo_entry e = h_->log[n];
-      if (e.offset % store_align == 0 && e.offset + sizeof(std::uint64_t) <= size_)
+      if ((e.offset & 1) != 0) {
+        const std::uint64_t off = e.offset & ~std::uint64_t{1};
+        if (off % sizeof(std::uint32_t) == 0 && off + sizeof(std::uint32_t) <= size_)
+          std::atomic_ref<std::uint32_t>(*at<std::uint32_t>(off))
+              .store(static_cast<std::uint32_t>(e.old), std::memory_order_relaxed);
+      } else if (e.offset % store_align == 0 && e.offset + sizeof(std::uint64_t) <= size_) {
         std::atomic_ref<std::uint64_t>(*at<std::uint64_t>(e.offset))
             .store(e.old, std::memory_order_relaxed);
+      }
       std::atomic_signal_fence(std::memory_order_seq_cst);
       std::atomic_ref<std::uint64_t>(h_->log_count).store(n, std::memory_order_relaxed);
       std::atomic_signal_fence(std::memory_order_seq_cst);

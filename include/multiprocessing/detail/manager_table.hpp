@@ -20,9 +20,12 @@
 
 namespace multiprocessing::detail {
 
-inline constexpr std::uint64_t slot_empty = 0;
-inline constexpr std::uint64_t slot_tombstone = 1;
-inline constexpr std::uint64_t slot_first_entry = 2;  // slot value = entry number + 2
+// Index slots are 32-bit (half the memory to back and clear of 64-bit ones).
+inline constexpr std::uint32_t slot_empty = 0;
+inline constexpr std::uint32_t slot_tombstone = 1;
+inline constexpr std::uint32_t slot_first_entry = 2;  // slot value = entry number + 2
+/// Most items a table holds (its entry numbers must fit a slot).
+inline constexpr std::uint64_t table_max_items = std::uint64_t{1} << 30;
 
 inline bool same_bytes(std::span<const std::byte> a, std::span<const std::byte> b) noexcept {
   return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
@@ -41,14 +44,14 @@ inline table_position table_find(const store& s, std::span<const std::byte> key,
   table_position pos;
   if (h.index_cap == 0) return pos;
   const std::uint64_t mask = h.index_cap - 1;
-  const std::uint64_t* index = s.index();
+  const std::uint32_t* index = s.index();
   const store_entry* entries = s.entries();
   bool have_tombstone = false;
   std::uint64_t i = hash & mask;
   // At most half the slots are filled, so an empty one ends every probe; the
   // bound only guards against a corrupt table.
   for (std::uint64_t n = 0; n < h.index_cap; ++n, i = (i + 1) & mask) {
-    const std::uint64_t v = index[i];
+    const std::uint32_t v = index[i];
     if (v == slot_empty) {
       if (!have_tombstone) pos.slot = i;
       return pos;
@@ -74,20 +77,22 @@ inline std::uint64_t table_entries_cap_for(std::uint64_t items) noexcept {
   return std::max<std::uint64_t>(8, std::bit_ceil(items + items / 2 + 1));
 }
 inline std::uint64_t table_arrays_bytes(std::uint64_t entries_cap) noexcept {
-  return entries_cap * sizeof(store_entry) + 2 * entries_cap * sizeof(std::uint64_t);
+  return entries_cap * sizeof(store_entry) + 2 * entries_cap * sizeof(std::uint32_t);
 }
 
 /// Writes fresh arrays for the live entries of `src` at the given offsets of
 /// `dst`'s free space (dst may be src), copying the blobs too if asked;
-/// `live` gets the number of entries. Writes only free space.
+/// `live` gets the number of entries. Writes only free space; `zeroed`: the
+/// index's space reads as zero already (fresh memory: clearing it again
+/// would only cost time).
 inline void table_build_arrays(const store& src, store& dst, std::uint64_t entries_off,
                                std::uint64_t index_off, std::uint64_t entries_cap,
-                               bool copy_blobs, std::uint64_t& blob_cursor,
-                               std::uint64_t& live) noexcept {
+                               bool copy_blobs, std::uint64_t& blob_cursor, std::uint64_t& live,
+                               bool zeroed) noexcept {
   const std::uint64_t index_cap = 2 * entries_cap;
   auto* out = dst.at<store_entry>(entries_off);
-  auto* index = dst.at<std::uint64_t>(index_off);
-  std::memset(index, 0, index_cap * sizeof(std::uint64_t));
+  auto* index = dst.at<std::uint32_t>(index_off);
+  if (!zeroed) std::memset(index, 0, index_cap * sizeof(std::uint32_t));
   const store_header& h = src.header();
   const store_entry* in = src.entries();
   live = 0;
@@ -103,7 +108,7 @@ inline void table_build_arrays(const store& src, store& dst, std::uint64_t entri
     out[live] = {in[e].hash, blob};
     std::uint64_t i = in[e].hash & (index_cap - 1);
     while (index[i] != slot_empty) i = (i + 1) & (index_cap - 1);
-    index[i] = live + slot_first_entry;
+    index[i] = static_cast<std::uint32_t>(live + slot_first_entry);
     ++live;
   }
 }
@@ -120,10 +125,11 @@ inline std::uint64_t table_insert_need(const store& s, std::size_t key, std::siz
 inline void table_resize(store& s) noexcept {
   store_header& h = s.header();
   const std::uint64_t cap = table_entries_cap_for(h.count + 1);
+  const bool zeroed = s.free_space_zeroed();
   const std::uint64_t entries_off = s.carve(cap * sizeof(store_entry));
-  const std::uint64_t index_off = s.carve(2 * cap * sizeof(std::uint64_t));
+  const std::uint64_t index_off = s.carve(2 * cap * sizeof(std::uint32_t));
   std::uint64_t unused = 0, live = 0;
-  table_build_arrays(s, s, entries_off, index_off, cap, false, unused, live);
+  table_build_arrays(s, s, entries_off, index_off, cap, false, unused, live, zeroed);
   s.set(h.entries, entries_off);
   s.set(h.entries_len, live);
   s.set(h.entries_cap, cap);
@@ -144,7 +150,7 @@ inline void table_insert(store& s, std::span<const std::byte> key, std::span<con
   const std::uint64_t e = h.entries_len;
   s.entries()[e] = {hash, blob};  // past entries_len: unseen until published
   const bool was_empty = s.index()[pos.slot] == slot_empty;
-  s.set(s.index()[pos.slot], e + slot_first_entry);
+  s.set(s.index()[pos.slot], static_cast<std::uint32_t>(e + slot_first_entry));
   s.set(h.entries_len, e + 1);
   if (was_empty) s.set(h.index_filled, h.index_filled + 1);
   s.set(h.count, h.count + 1);

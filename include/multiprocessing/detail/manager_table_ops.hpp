@@ -35,6 +35,8 @@ inline bytes_view entry_value(const store& s, std::uint64_t e) noexcept {
 inline void table_put(container::session& ss, encoded_key k, bytes_view value) {
   store& s = ss.s();
   table_position pos = table_find(s, k.bytes, k.hash);
+  if (!pos.found && s.header().count >= table_max_items)
+    throw ValueError("a manager dict or set cannot hold more than 2**30 items");
   const std::uint64_t need = pos.found ? blob_bytes(k.bytes.size(), value.size())
                                        : table_insert_need(s, k.bytes.size(), value.size());
   if (s.free_bytes() < need) {
