@@ -42,6 +42,14 @@
 
 namespace multiprocessing::detail {
 
+/// Feeder threads that have left their loop but may still be dropping the
+/// last reference to their endpoint (which unmaps and unlinks its segment):
+/// the exit hook waits for them so that the process does not end midway.
+inline std::atomic<std::uint32_t>& feeders_leaving() noexcept {
+  static std::atomic<std::uint32_t> n{0};
+  return n;
+}
+
 class queue_endpoint : public std::enable_shared_from_this<queue_endpoint> {
  public:
   queue_endpoint(shared_ref<queue_shared> ref, queue_kind kind, std::uint64_t item_type)
@@ -210,7 +218,9 @@ class queue_endpoint : public std::enable_shared_from_this<queue_endpoint> {
     queue_shared& s = ring_.shared();
     // A feeder may hold the lock while it waits for room for a big message:
     // give up soon and buffer rather than wait for a consumer.
-    if (!s.put_lock.lock(lock_owner_id(), deadline::after(std::chrono::milliseconds(1))))
+    const std::uint32_t me = lock_owner_id();
+    if (!s.put_lock.try_lock(me) &&
+        !s.put_lock.lock_slow(me, deadline::after(std::chrono::milliseconds(1))))
       return put_result::no_space;
     unlock_on_exit guard{s.put_lock};
     ring_.check();
@@ -276,7 +286,12 @@ class queue_endpoint : public std::enable_shared_from_this<queue_endpoint> {
       feeder_->join();
       feeder_.reset();
     }
-    feeder_ = std::make_unique<std::thread>([self = shared_from_this()] { self->feed(); });
+    feeder_ = std::make_unique<std::thread>([self = shared_from_this()]() mutable {
+      self->feed();
+      self.reset();
+      if (feeders_leaving().fetch_sub(1, std::memory_order_acq_rel) == 1)
+        posix::futex_wake(&feeders_leaving(), INT_MAX);
+    });
     feeder_running_ = true;
   }
 
@@ -287,6 +302,7 @@ class queue_endpoint : public std::enable_shared_from_this<queue_endpoint> {
         std::lock_guard g(m_);
         if (buffer_.empty()) {
           feeder_running_ = false;
+          feeders_leaving().fetch_add(1, std::memory_order_relaxed);
           return;
         }
         item = std::move(buffer_.front());

@@ -86,7 +86,9 @@ class get_side {
       queue_corrupt(fmt::format("impossible message length {}", total));
     const std::uint16_t msg = h.msg;
     std::vector<std::byte> buf;
-    buf.reserve(std::min<std::uint64_t>(total, std::uint64_t{64} << 20));
+    // Reserving is only address space until pieces arrive; past 1 GiB grow
+    // as they do, so that a bogus length cannot exhaust it.
+    buf.reserve(std::min<std::uint64_t>(total, std::uint64_t{1} << 30));
     append(buf, head + sizeof h + sizeof total, first_data);
     head += record_bytes(h.len);
     consume(head, buf.size() == total);

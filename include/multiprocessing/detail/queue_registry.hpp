@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -21,6 +22,7 @@
 
 #include "../exceptions.hpp"
 #include "arena.hpp"
+#include "deadline.hpp"
 #include "process_state.hpp"
 #include "queue_endpoint.hpp"
 #include "queue_layout.hpp"
@@ -94,6 +96,13 @@ class queue_registry {
     } catch (...) {  // out of memory at exit: nothing better to do
     }
     for (auto& ep : eps) ep->flush_at_exit();
+    eps.clear();
+    // A feeder past its loop is at most a munmap and an unlink from its end.
+    const deadline dl = deadline::after(std::chrono::seconds(2));
+    for (;;) {
+      const std::uint32_t n = feeders_leaving().load(std::memory_order_acquire);
+      if (n == 0 || !futex_wait_until(feeders_leaving(), n, dl)) break;
+    }
   }
 
   void prune_locked() {
@@ -115,6 +124,7 @@ class queue_registry {
     m_.unlock();
   }
   void after_fork_in_child() {
+    feeders_leaving().store(0, std::memory_order_relaxed);  // their threads are not here
     auto held = std::move(held_);
     for (auto& ep : held) ep->reset_after_fork_in_child();
     m_.unlock();
