@@ -1,6 +1,7 @@
 // Seed tutorial "多路加速，了解多进程基本原理", join with a timeout: the main
 // process waits at most a while for each daemonic child, then ends, and the
-// daemons still running end with it.
+// daemons still running end with it (one may print a last line between
+// "Main Process ended" and its termination at exit, in Python too).
 //
 //   class MyProcess(Process):
 //       def __init__(self, loop):
