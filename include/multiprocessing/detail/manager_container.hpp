@@ -42,6 +42,13 @@ namespace multiprocessing::detail {
 
 /// Payload bytes of a new container's data segment backed by memory at first.
 inline constexpr std::uint64_t manager_initial_capacity = 16 * 1024;
+/// The same for a dict or set: backing memory later, inside operations, costs
+/// far more (page clearing and faults are slow in VMs) than up front, when
+/// the manager makes the container. A Python manager is a whole process.
+inline constexpr std::uint64_t manager_initial_table_capacity = 1024 * 1024;
+/// How far past the store's end a process maps pages in ahead, at least: one
+/// madvise for many pages costs a fraction of a page fault per page.
+inline constexpr std::uint64_t manager_populate_ahead = 64 * 1024;
 /// Address space a data segment maps: the container grows in place (backing
 /// more of it, no copy) up to this, and only then moves to a new segment.
 /// Costs no memory until used. A variable so that tests can make it small.
@@ -91,18 +98,21 @@ class container {
     a->next.set(next);
     const std::string data_name = manager_segment_name();
     a->data[0].set(data_name);
+    const std::uint64_t initial = std::min<std::uint64_t>(
+        shape == store_shape::table ? manager_initial_table_capacity : manager_initial_capacity,
+        manager_reservation);
     std::shared_ptr<manager_segment> data_seg;
     try {
-      data_seg = manager_segment::create(data_name, manager_reservation, manager_store_kind,
-                                         manager_initial_capacity);
+      data_seg =
+          manager_segment::create(data_name, manager_reservation, manager_store_kind, initial);
     } catch (...) {
       manager_segment_unlink(name);
       throw;
     }
     auto c = std::shared_ptr<container>(new container(std::move(anchor_seg), a));
     c->data_ = std::move(data_seg);
-    c->store_ = store::format(c->data_->payload(), c->data_->payload_size(),
-                              manager_initial_capacity, shape);
+    c->store_ = store::format(c->data_->payload(), c->data_->payload_size(), initial, shape);
+    c->populated_ = initial;
     return c;
   }
 
@@ -140,6 +150,7 @@ class container {
         if (gen != c.generation_) c.remap(gen);
         shared_name& spare = a.data[(gen + 1) & 1];
         if (c.store_.header().log_count != 0 || !spare.empty()) recover(spare);
+        c.populate(0);
       } catch (...) {
         a.mutex.unlock();
         throw;
@@ -158,6 +169,7 @@ class container {
     /// new segment if not. Call before the operation's first logged store.
     void reserve(std::uint64_t bytes) {
       if (c_.store_.free_bytes() < bytes) c_.make_room(bytes);
+      c_.populate(bytes);
     }
     void commit() noexcept { c_.store_.commit(); }
 
@@ -181,7 +193,30 @@ class container {
 
  private:
   container(std::shared_ptr<manager_segment> anchor_seg, manager_anchor* a)
-      : anchor_seg_(std::move(anchor_seg)), anchor_(a) {}
+      : anchor_seg_(std::move(anchor_seg)), anchor_(a), forks_(manager_forks()) {}
+
+  /// Makes sure this process has mapped the store's pages up to `more`
+  /// bytes past its end (and then some), in one call rather than a fault
+  /// per page. Only performance depends on it.
+  void populate(std::uint64_t more) noexcept {
+    const std::uint64_t want = store_.header().used + more;
+    if (want <= populated_ && forks_ == manager_fork_count.load(std::memory_order_relaxed)) return;
+    populate_slow(want);
+  }
+  [[gnu::noinline]] void populate_slow(std::uint64_t want) noexcept {
+    const std::uint32_t forks = manager_forks();
+    if (forks_ != forks) {
+      forks_ = forks;
+      populated_ = 0;
+    }
+    const store_header& h = store_.header();
+    const std::uint64_t to = std::min<std::uint64_t>(
+        h.capacity, round_to_page(std::max(want, h.used + std::max(manager_populate_ahead, h.used / 2))));
+    if (to > populated_) {
+      manager_prefault(data_->payload() + populated_, to - populated_);
+      populated_ = to;
+    }
+  }
 
   void remap(std::uint64_t gen) {
     const std::string name = anchor_->data[gen & 1].get();
@@ -191,6 +226,7 @@ class container {
     data_ = std::move(seg);
     store_ = s;
     generation_ = gen;
+    populated_ = 0;
   }
 
   /// Backs more of the mapping if most of the store is live, else (or if the
@@ -201,8 +237,9 @@ class container {
     if (h.used + need <= store_.mapped_size() && 2 * live >= h.used) {
       const std::uint64_t to = std::min<std::uint64_t>(
           store_.mapped_size(), round_to_page(std::max(h.used + need, 2 * h.capacity)));
+      const std::uint64_t from = h.capacity;
       try {
-        data_->commit(h.capacity, to);
+        data_->commit(from, to);
       } catch (const OSError& e) {
         throw OSError(e.call(), e.code(),
                       fmt::format("{} while growing a manager container to {} bytes (free space "
@@ -210,6 +247,7 @@ class container {
                                   data_->name(), to));
       }
       store_.set_capacity(to);  // after the memory is there: never past what is backed
+      if (populated_ >= from) populated_ = to;  // commit() mapped [from, to) here
       return;
     }
     grow(live);
@@ -251,6 +289,7 @@ class container {
     data_ = std::move(seg);
     store_ = fresh;
     generation_ = gen + 1;
+    populated_ = committed;
   }
 
   std::shared_ptr<manager_segment> anchor_seg_;
@@ -259,6 +298,8 @@ class container {
   std::shared_ptr<manager_segment> data_;
   store store_;
   std::uint64_t generation_ = 0;
+  std::uint64_t populated_ = 0;  // store bytes whose pages this process has mapped
+  std::uint32_t forks_;          // manager_fork_count when populated_ was last right
 };
 
 }  // namespace multiprocessing::detail

@@ -6,8 +6,10 @@
 // that process; shutdown() unlinks them all by name, and the resource
 // tracker removes whatever a killed manager left behind.
 
+#include <pthread.h>
 #include <sys/mman.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -47,6 +49,22 @@ inline void manager_prefault(std::byte* addr, std::size_t size) noexcept {
 #else
   (void)addr, (void)size;
 #endif
+}
+
+/// How many forks made this process (counting from the first container it
+/// made or mapped): a forked child inherits its parent's mappings of shared
+/// segments but not their page tables, so it maps every page again.
+inline std::atomic<std::uint32_t> manager_fork_count{0};
+
+inline void manager_count_fork() noexcept {
+  manager_fork_count.fetch_add(1, std::memory_order_relaxed);
+}
+
+/// The fork count, counting from now on (so callable at any first use).
+inline std::uint32_t manager_forks() noexcept {
+  static const bool registered = (::pthread_atfork(nullptr, nullptr, &manager_count_fork), true);
+  (void)registered;
+  return manager_fork_count.load(std::memory_order_relaxed);
 }
 
 /// A fresh segment name, "/mpcpp-<pid>-<random>" (the leak checks know the prefix).
