@@ -15,7 +15,8 @@
 //       for i in li:
 //           print(i)  # 无
 //
-// As in Python, what is printed depends on timing: usually nothing.
+// As in Python, what is printed depends on timing: nothing, or the child's
+// line and the two numbers, in any order.
 #include <fmt/core.h>
 #include <multiprocessing.hpp>
 #include <multiprocessing/managers.hpp>
