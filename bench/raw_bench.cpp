@@ -50,6 +50,7 @@ constexpr size_t TPUT_MSG = 1u << 20;  // 1 MiB
 constexpr int TPUT_N = 512;            // messages per repetition
 constexpr long LOCK_N = 5000000;       // uncontended lock/unlock pairs
 constexpr long CONT_N = 100000;        // per process (lock_contended, value_increment)
+constexpr int64_t Q_N = 200000;        // messages per repetition (queue workloads)
 
 int g_reps = 5;
 std::vector<std::string> g_only;
@@ -429,6 +430,91 @@ double rep_contended() {
 }
 
 // ---------------------------------------------------------------------------
+// 4. queue_small_msgs_per_s_pipe: one 8-byte write() and one 8-byte read() per
+//    message, 1 producer -> 1 consumer; the consumer reports out-of-order ones
+// 5. queue_mpmc_msgs_per_s_pipe: 2 producers x 2 consumers on one pipe;
+//    producer i sends [i*N/2, (i+1)*N/2) then -1; a consumer stops at its first
+//    -1 and reports {count, sum}
+// ---------------------------------------------------------------------------
+struct CountSum {
+  int64_t count, sum;
+};
+
+double rep_queue_spsc_pipe() {
+  int p[2];
+  SYSCHK(pipe(p));
+  Gate g;
+  pid_t prod = fork_child([&] {
+    close(p[0]);
+    g.child_wait();
+    for (int64_t i = 0; i < Q_N; ++i) write_exact_once(p[1], &i, 8);
+  });
+  pid_t cons = fork_child([&] {
+    close(p[1]);
+    g.child_wait();
+    int64_t bad = 0, v;
+    for (int64_t i = 0; i < Q_N; ++i) {
+      read_all(p[0], &v, 8);
+      bad += (v != i);
+    }
+    g.child_done(CountSum{Q_N, bad});
+  });
+  close(p[0]);
+  close(p[1]);
+  g.parent_wait_ready(2);
+  double t0 = now_s();
+  g.parent_start(2);
+  auto r = g.parent_result<CountSum>();
+  double dt = now_s() - t0;
+  wait_ok(prod);
+  wait_ok(cons);
+  CHECK(r.count == Q_N && r.sum == 0, "spsc pipe: %" PRId64 " wrong or out-of-order messages", r.sum);
+  return Q_N / dt;
+}
+
+double rep_queue_mpmc_pipe() {
+  int p[2];
+  SYSCHK(pipe(p));
+  Gate g;
+  const int64_t half = Q_N / 2;
+  std::vector<pid_t> kids;
+  for (int id = 0; id < 2; ++id)
+    kids.push_back(fork_child([&, id] {
+      close(p[0]);
+      g.child_wait();
+      for (int64_t i = id * half; i < (id + 1) * half; ++i) write_exact_once(p[1], &i, 8);
+      int64_t end = -1;
+      write_exact_once(p[1], &end, 8);
+    }));
+  for (int id = 0; id < 2; ++id)
+    kids.push_back(fork_child([&] {
+      close(p[1]);
+      g.child_wait();
+      CountSum r{0, 0};
+      for (;;) {
+        int64_t v;
+        read_all(p[0], &v, 8);
+        if (v < 0) break;
+        ++r.count;
+        r.sum += v;
+      }
+      g.child_done(r);
+    }));
+  close(p[0]);
+  close(p[1]);
+  g.parent_wait_ready(4);
+  double t0 = now_s();
+  g.parent_start(4);
+  auto a = g.parent_result<CountSum>();
+  auto b = g.parent_result<CountSum>();
+  double dt = now_s() - t0;
+  for (pid_t k : kids) wait_ok(k);
+  CHECK(a.count + b.count == Q_N && a.sum + b.sum == Q_N * (Q_N - 1) / 2,
+        "mpmc pipe: got %" PRId64 " messages", a.count + b.count);
+  return Q_N / dt;
+}
+
+// ---------------------------------------------------------------------------
 // The workloads, in the order they run. Later areas (queues, pool, manager)
 // add their raw variants here.
 // ---------------------------------------------------------------------------
@@ -444,6 +530,8 @@ const Workload kWorkloads[] = {
     {"lock_uncontended_ns_futex", "ns", rep_lock_uncontended<K_FUTEX>},
     {"lock_contended_ops_per_s_futex", "ops/s", rep_contended<K_FUTEX>},
     {"value_increment_ops_per_s_pthread_mutex", "ops/s", rep_contended<K_PTHREAD>},
+    {"queue_small_msgs_per_s_pipe", "msg/s", rep_queue_spsc_pipe},
+    {"queue_mpmc_msgs_per_s_pipe", "msg/s", rep_queue_mpmc_pipe},
 };
 
 void run(const Workload& w) {
