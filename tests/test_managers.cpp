@@ -224,6 +224,56 @@ TEST_CASE("dict: grows far past its first segment, across several segments") {
   CHECK(d.keys().front() == 1);
 }
 
+TEST_CASE("dict and set of ints (packed tables): holes, order, popitem, growth across segments") {
+  small_reservation small(64 * 1024);
+  mp::Manager m;
+  auto d = m.dict<std::int64_t, std::int64_t>();
+  const auto first = data_names(d).first;
+  for (std::int64_t i = 0; i < 5000; ++i) d[i] = i * 3;
+  CHECK(data_names(d).first != first);
+  CHECK_FALSE(shm_exists(first));
+  for (std::int64_t i = 0; i < 5000; i += 2) CHECK(d.erase(i) == 1);
+  CHECK(d.erase(0) == 0);
+  CHECK(d.size() == 2500);
+  CHECK_FALSE(d.contains(4));
+  CHECK(d.get(4, -1) == -1);
+  d[4] = 40;   // re-inserted: now the newest
+  d[1] = -1;   // overwritten: keeps its place
+  std::vector<std::int64_t> want;
+  for (std::int64_t i = 1; i < 5000; i += 2) want.push_back(i);
+  want.push_back(4);
+  CHECK(d.keys() == want);
+  CHECK(d[1] == -1);
+  CHECK(d[4999] == 4999 * 3);
+  CHECK(d.popitem() == std::pair<std::int64_t, std::int64_t>(4, 40));
+  CHECK(d.popitem() == std::pair<std::int64_t, std::int64_t>(4999, 4999 * 3));
+  CHECK(d.pop(1) == -1);
+  CHECK(d.size() == 2498);
+  CHECK(d.setdefault(7, 0) == 21);
+  CHECK(d.setdefault(8, 80) == 80);
+  d[9] += 1;
+  CHECK(d[9] == 28);
+  // Erase most, then grow again: the holes go when the arrays are rebuilt.
+  for (std::int64_t i = 0; i < 5000; ++i) d.erase(i);
+  CHECK(d.empty());
+  for (std::int64_t i = 0; i < 3000; ++i) d[-i] = i;
+  CHECK(d.size() == 3000);
+  CHECK(d.keys().front() == 0);
+  CHECK(d.values().back() == 2999);
+  auto doubles = m.dict<double, float>({{0.5, 1.5f}, {-0.0, 2.5f}, {0.0, 3.5f}});
+  CHECK(doubles.size() == 3);  // keys compare by their bytes: -0.0 and 0.0 differ
+  CHECK(doubles[0.5] == 1.5f);
+  auto s = m.set<int>({3, 1, 2});
+  s.add(1);
+  s.discard(3);
+  CHECK(s.values() == std::vector<int>{1, 2});
+  CHECK(s.pop() == 2);
+  CHECK(s.contains(1));
+  for (int i = 0; i < 2000; ++i) s.add(i);
+  CHECK(s.size() == 2000);
+  CHECK(s.copy().size() == 2000);
+}
+
 TEST_CASE("dict: a child that grows it moves it; the parent follows") {
   small_reservation small(128 * 1024);
   mp::Manager m;
@@ -798,14 +848,36 @@ int kill_at_every_step(Proxy p, Read read, Op op, int first_step = 1) {
 TEST_CASE("crash: a dict insert that resizes, killed at every step, is undone") {
   mp::Manager m;
   auto d = m.dict<std::string, int>();
-  for (int i = 0; i < 8; ++i) d[std::to_string(i)] = i;  // full: the next insert resizes
+  // The first insert makes arrays for this many entries; once full, the next insert resizes.
+  const int first = static_cast<int>(mp::detail::table_entries_for(mp::detail::table_index_cap_for(1)));
+  for (int i = 0; i < first; ++i) d[std::to_string(i)] = i;
   auto read = [](mp::DictProxy<std::string, int> d) { return d.items(); };
   const int tried =
       kill_at_every_step(d, read, [](mp::DictProxy<std::string, int> d) { d["new"] = 99; });
   CHECK(tried >= 10);
   CHECK(d["new"] == 99);
   d["after"] = 1;
-  CHECK(d.size() == 10);
+  CHECK(d.size() == static_cast<std::size_t>(first) + 2);
+}
+
+TEST_CASE("crash: a packed dict's insert, resize, overwrite, erase, popitem killed at every step are undone") {
+  mp::Manager m;
+  auto d = m.dict<std::int64_t, std::int64_t>();
+  const auto first = static_cast<std::int64_t>(
+      mp::detail::table_entries_for(mp::detail::table_index_cap_for(1)));
+  for (std::int64_t i = 0; i + 1 < first; ++i) d[i] = i;
+  d.erase(3);  // a hole, which the resize drops
+  d[3] = 33;   // the arrays are full now
+  using P = mp::DictProxy<std::int64_t, std::int64_t>;
+  auto read = [](P d) { return d.items(); };
+  CHECK(kill_at_every_step(d, read, [](P d) { d[100] = 100; }) >= 10);
+  CHECK(kill_at_every_step(d, read, [](P d) { d[5] = -5; }) >= 1);
+  CHECK(kill_at_every_step(d, read, [](P d) { d.erase(6); }) >= 2);
+  CHECK(kill_at_every_step(d, read, [](P d) { (void)d.popitem(); }) >= 2);
+  CHECK(d[5] == -5);
+  CHECK_FALSE(d.contains(6));
+  CHECK_FALSE(d.contains(100));
+  CHECK(d.keys().back() == 3);
 }
 
 TEST_CASE("crash: dict overwrite, erase, clear, popitem killed at every step are undone") {

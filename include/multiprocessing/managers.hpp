@@ -67,6 +67,21 @@ struct apply_fn {
   void operator()(T& v) { std::invoke(fn, v); }
 };
 
+/// The item sizes of a packed table (manager_table.hpp) of K -> V (V void:
+/// a set), or {0, 0}: both stored as their bytes, in a word each.
+template <class K, class V>
+constexpr std::pair<std::uint32_t, std::uint32_t> packed_sizes() {
+  constexpr bool key_ok = manager_raw_bytes<K> && sizeof(K) <= 8;
+  if constexpr (std::is_void_v<V>) {
+    if constexpr (key_ok) return {sizeof(K), 0};
+    else return {0, 0};
+  } else if constexpr (key_ok && manager_raw_bytes<V> && sizeof(V) <= 8) {
+    return {sizeof(K), sizeof(V)};
+  } else {
+    return {0, 0};
+  }
+}
+
 template <class K>
 std::string key_error_message(const K& k, std::string_view what) {
   if constexpr (fmt::is_formattable<K>::value)
@@ -607,7 +622,9 @@ class Manager {
   /// A new, empty shared dict. Throws ProcessError after shutdown().
   template <class K, class V>
   DictProxy<K, V> dict() {
-    return DictProxy<K, V>(detail::attach_tag{}, make<DictProxy<K, V>>(detail::store_shape::table));
+    constexpr auto packed = detail::packed_sizes<K, V>();
+    return DictProxy<K, V>(detail::attach_tag{},
+                           make<DictProxy<K, V>>(detail::store_shape::table, packed));
   }
   /// A new shared dict holding `init`'s items (a map or a range of pairs).
   template <class K, class V, std::ranges::input_range R>
@@ -641,7 +658,8 @@ class Manager {
   /// A new, empty shared set (Python 3.14).
   template <class T>
   SetProxy<T> set() {
-    return SetProxy<T>(detail::attach_tag{}, make<SetProxy<T>>(detail::store_shape::table));
+    constexpr auto packed = detail::packed_sizes<T, void>();
+    return SetProxy<T>(detail::attach_tag{}, make<SetProxy<T>>(detail::store_shape::table, packed));
   }
   template <class T, std::ranges::input_range R>
   SetProxy<T> set(const R& init) {
@@ -740,8 +758,9 @@ class Manager {
     return *state_;
   }
   template <class Proxy>
-  std::shared_ptr<detail::container> make(detail::store_shape shape) {
-    return live().registry->make(detail::type_hash<Proxy>(), shape);
+  std::shared_ptr<detail::container> make(
+      detail::store_shape shape, std::pair<std::uint32_t, std::uint32_t> packed = {0, 0}) {
+    return live().registry->make(detail::type_hash<Proxy>(), shape, packed.first, packed.second);
   }
   template <class H>
   H keep(H handle) {

@@ -16,10 +16,11 @@ inline std::uint64_t compacted_size(const store& s) noexcept {
   const store_header& h = s.header();
   std::uint64_t blobs = 0;
   const store_entry* entries = s.entries();
-  for (std::uint64_t e = 0; e < h.entries_len; ++e)
-    if (entries[e].blob != 0) blobs += s.blob_size(entries[e].blob);
+  if (!s.packed())
+    for (std::uint64_t e = 0; e < h.entries_len; ++e)
+      if (entries[e].blob != 0) blobs += s.blob_size(entries[e].blob);
   const std::uint64_t arrays = s.is_table()
-                                   ? table_arrays_bytes(table_entries_cap_for(h.count))
+                                   ? table_arrays_bytes(table_index_cap_for(h.count))
                                    : sequence_cap_for(h.count) * sizeof(store_entry);
   return store_first_free + arrays + blobs;
 }
@@ -32,13 +33,16 @@ inline void compact_into(const store& src, store& dst) noexcept {
   const std::uint64_t entries_off = store_first_free;
   std::uint64_t live = 0;
   if (src.is_table()) {
-    const std::uint64_t cap = table_entries_cap_for(in.count);
-    const std::uint64_t index_off = entries_off + cap * sizeof(store_entry);
-    std::uint64_t cursor = index_off + 2 * cap * sizeof(std::uint32_t);
-    table_build_arrays(src, dst, entries_off, index_off, cap, true, cursor, live, true);
+    const std::uint64_t index_cap = table_index_cap_for(in.count);
+    const std::uint64_t cap = table_entries_for(index_cap);
+    const std::uint64_t index_off = entries_off + align_up(cap * sizeof(store_entry));
+    std::uint64_t cursor = index_off + align_up(index_cap * sizeof(std::uint32_t));
+    out.packed_key = in.packed_key;
+    out.packed_value = in.packed_value;
+    table_build_arrays(src, dst, entries_off, index_off, index_cap, true, cursor, live, true);
     out.entries_cap = cap;
     out.index = index_off;
-    out.index_cap = 2 * cap;
+    out.index_cap = index_cap;
     out.index_filled = live;
     out.used = cursor;
   } else {

@@ -89,8 +89,11 @@ class container {
 
   /// Makes a new, empty container named `name`, linked to `next` (the
   /// manager's chain). Throws OSError if no segment can be made.
+  /// packed_key/value: a packed table's item sizes (manager_table.hpp), or 0.
   static std::shared_ptr<container> create(const std::string& name, std::uint64_t type,
-                                           store_shape shape, const std::string& next) {
+                                           store_shape shape, const std::string& next,
+                                           std::uint32_t packed_key = 0,
+                                           std::uint32_t packed_value = 0) {
     auto anchor_seg = manager_segment::create(name, sizeof(manager_anchor), manager_anchor_kind);
     auto* a = ::new (static_cast<void*>(anchor_seg->payload())) manager_anchor;
     a->type = type;
@@ -111,7 +114,8 @@ class container {
     }
     auto c = std::shared_ptr<container>(new container(std::move(anchor_seg), a));
     c->data_ = std::move(data_seg);
-    c->store_ = store::format(c->data_->payload(), c->data_->payload_size(), initial, shape);
+    c->store_ = store::format(c->data_->payload(), c->data_->payload_size(), initial, shape,
+                              packed_key, packed_value);
     c->populated_ = initial;
     return c;
   }

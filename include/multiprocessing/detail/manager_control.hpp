@@ -51,12 +51,14 @@ class manager_registry {
   }
 
   /// A new container in this manager. ProcessError after shutdown.
-  std::shared_ptr<container> make(std::uint64_t type, store_shape shape) {
+  std::shared_ptr<container> make(std::uint64_t type, store_shape shape,
+                                  std::uint32_t packed_key = 0, std::uint32_t packed_value = 0) {
     control_lock guard(*block_);
     if (is_shut_down()) throw_manager_shut_down();
     const std::uint32_t slot = block_->head_slot.load(std::memory_order_relaxed);
     const std::string name = manager_segment_name();
-    auto c = container::create(name, type, shape, block_->head[slot].get());
+    auto c = container::create(name, type, shape, block_->head[slot].get(), packed_key,
+                               packed_value);
     block_->head[1 - slot].set(name);
     std::atomic_signal_fence(std::memory_order_seq_cst);
     block_->head_slot.store(1 - slot, std::memory_order_release);

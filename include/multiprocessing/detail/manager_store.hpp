@@ -56,11 +56,14 @@ struct store_header {
   std::uint64_t index_cap;
   std::uint64_t index_filled;  // slots not empty: live ones and tombstones
   std::uint64_t untouched;     // everything from here on was never written: reads as zero
+  std::uint32_t packed_key;    // a packed table (nonzero): its keys' size (manager_table.hpp)
+  std::uint32_t packed_value;  // and its values' size
   std::uint64_t log_count;     // nonzero: an operation is under way (or died)
   undo_entry log[store_log_capacity];
 };
 
-/// One item: its key's hash (tables) and its blob (0: an erased hole).
+/// One item: its key's hash (tables) and its blob (0: an erased hole). In a
+/// packed table, `hash` holds the key's bytes and `blob` the value's.
 struct store_entry {
   std::uint64_t hash;
   std::uint64_t blob;
@@ -104,6 +107,21 @@ inline std::uint64_t hash_bytes(const std::byte* p, std::size_t n) noexcept {
   return h;
 }
 
+/// hash_bytes of the `n` (at most 8) bytes of a word whose other bytes are zero.
+inline std::uint64_t hash_word(std::uint64_t w, std::uint64_t n) noexcept {
+  std::uint64_t h = 0x243f6a8885a308d3ULL ^ (n * 0x9e3779b97f4a7c15ULL);
+  if (n == 8) {
+    h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+    h ^= h >> 29;
+  } else if (n != 0) {
+    h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+  }
+  h ^= h >> 31;
+  h *= 0x94d049bb133111ebULL;
+  h ^= h >> 29;
+  return h;
+}
+
 /// A view of one store (its header and heap) in this process's mapping.
 class store {
  public:
@@ -114,8 +132,11 @@ class store {
   /// Lays out an empty store in fresh (zeroed) memory: `size` bytes mapped,
   /// the first `committed` of them backed.
   static store format(std::byte* base, std::size_t size, std::size_t committed,
-                      store_shape shape) noexcept {
+                      store_shape shape, std::uint32_t packed_key = 0,
+                      std::uint32_t packed_value = 0) noexcept {
     store s(base, size);
+    s.h_->packed_key = packed_key;
+    s.h_->packed_value = packed_value;
     s.h_->capacity = committed;
     s.h_->shape = static_cast<std::uint64_t>(shape);
     s.h_->used = store_first_free;
@@ -125,6 +146,7 @@ class store {
 
   store_header& header() const noexcept { return *h_; }
   bool is_table() const noexcept { return h_->shape == static_cast<std::uint64_t>(store_shape::table); }
+  bool packed() const noexcept { return h_->packed_key != 0; }
   std::uint64_t free_bytes() const noexcept { return h_->capacity - h_->used; }
   /// Bytes mapped: how far capacity may be raised without a new segment.
   std::size_t mapped_size() const noexcept { return size_; }
@@ -138,6 +160,8 @@ class store {
     const auto& h = *h_;
     if (size_ < store_first_free || h.capacity > size_ || h.capacity < store_first_free || h.used < store_first_free ||
         h.used > h.capacity || h.untouched > h.capacity || h.log_count > store_log_capacity ||
+        h.packed_key > 8 || h.packed_value > 8 ||
+        (h.packed_key != 0 && h.shape != static_cast<std::uint64_t>(store_shape::table)) ||
         (h.shape != static_cast<std::uint64_t>(store_shape::table) &&
          h.shape != static_cast<std::uint64_t>(store_shape::sequence)))
       throw ProcessError(fmt::format("manager storage '{}' is corrupt", name));

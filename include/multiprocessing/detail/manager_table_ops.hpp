@@ -28,7 +28,7 @@ struct encoded_key {
 inline encoded_key make_key(bytes_view b) noexcept { return {b, hash_bytes(b.data(), b.size())}; }
 
 inline bytes_view entry_value(const store& s, std::uint64_t e) noexcept {
-  return s.blob_value(s.entries()[e].blob);
+  return entry_value(s, s.entries()[e]);
 }
 
 /// Sets key -> value (inserting or replacing) and commits.
@@ -118,9 +118,10 @@ std::optional<std::pair<K, V>> table_take_last(container& c) {
     store& s = ss.s();
     std::uint64_t e = 0;
     if (!table_last(s, e)) return std::nullopt;
-    const std::uint64_t blob = s.entries()[e].blob;
-    std::pair<K, V> item{manager_decode<K>(s.blob_key(blob)), manager_decode<V>(s.blob_value(blob))};
-    const table_position pos = table_find(s, s.blob_key(blob), s.entries()[e].hash);
+    const store_entry& entry = s.entries()[e];
+    std::pair<K, V> item{manager_decode<K>(entry_key(s, entry)),
+                         manager_decode<V>(entry_value(s, entry))};
+    const table_position pos = table_find(s, entry_key(s, entry), entry_hash(s, entry));
     if (!pos.found) throw ProcessError("manager table is corrupt: an entry is not indexed");
     table_erase(s, pos);
     ss.commit();
