@@ -234,6 +234,25 @@ TEST_CASE("a subclass overriding run() runs in the child") {
   CHECK(p.exitcode() == 6);
 }
 
+namespace {
+// Python's self.pid and self.is_alive() inside run() describe the child.
+struct SelfAwareProcess : mp::Process {
+  void run() override {
+    const bool pid_is_mine = pid() == static_cast<int>(::getpid()) && ident() == pid();
+    const bool alive = is_alive() && mp::current_process().is_alive();
+    ::_exit(pid_is_mine && alive ? 0 : 3);
+  }
+};
+}  // namespace
+
+TEST_CASE("inside run(), pid() is the child's own and is_alive() is true") {
+  SelfAwareProcess p;
+  p.start();
+  REQUIRE(p.join(10s));
+  CHECK(p.exitcode() == 0);
+  CHECK(p.pid() != static_cast<int>(::getpid()));
+}
+
 TEST_CASE("a daemonic process may not start children") {
   mp::Process d([] {
     mp::Process inner([] {});

@@ -57,6 +57,8 @@ class CurrentProcess {
   int pid() const noexcept { return static_cast<int>(::getpid()); }
   int ident() const noexcept { return pid(); }
   bool daemon() const noexcept { return detail::process_state::get().daemon(); }
+  /// Always true: the caller is running.
+  bool is_alive() const noexcept { return true; }
 };
 
 /// This process: name() is "MainProcess" in the main process.
@@ -186,6 +188,7 @@ class Process {
   /// True from start() until the child ends.
   bool is_alive() const {
     check_not_closed();
+    if (is_current_) return true;  // asked by run() in the child itself
     if (!popen_) return false;
     if (popen_->parent() != ::getpid()) return false;
     return !popen_->poll().has_value();
@@ -224,6 +227,7 @@ class Process {
   }
   /// The child's pid; nullopt before start().
   std::optional<int> pid() const {
+    if (is_current_) return static_cast<int>(::getpid());  // as Python's self.pid in run()
     if (!popen_) return std::nullopt;
     return static_cast<int>(popen_->pid());
   }
@@ -266,6 +270,7 @@ class Process {
 
   // Runs in the child: Python's BaseProcess._bootstrap.
   int bootstrap() noexcept {
+    is_current_ = true;
     try {
       run();
       return 0;
@@ -288,6 +293,7 @@ class Process {
   std::string name_;
   bool daemon_ = false;
   bool closed_ = false;
+  bool is_current_ = false;  // true in the child, for the Process object it runs
   std::optional<int> exitcode_after_close_;
   std::unique_ptr<detail::process_target> target_;
   std::shared_ptr<detail::popen> popen_;
