@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <optional>
 #include <vector>
 
 #include "catch.hpp"
@@ -135,7 +136,9 @@ TEST_CASE("wait: FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED, timeout") {
   REQUIRE(done[0].result() == 20);
   auto t = mp::wait(fs, 10ms);
   REQUIRE(t.not_done.size() == 1);
-  auto all = mp::wait(fs, mp::ALL_COMPLETED);
+  std::optional<std::chrono::milliseconds> brief = 10ms;
+  REQUIRE(mp::wait(fs, brief, mp::ALL_COMPLETED).not_done.size() == 1);
+  auto all = mp::wait(fs, std::nullopt, mp::ALL_COMPLETED);  // timeout=None
   REQUIRE(all.done.size() == 2);
   REQUIRE(all.not_done.empty());
   std::vector<mp::Future<int>> gs{ex.submit(f_throw, 1), ex.submit(f_sleep, 600)};

@@ -260,6 +260,18 @@ auto wait(const Range& fs, std::chrono::duration<Rep, Period> timeout,
       std::vector<F>(std::ranges::begin(fs), std::ranges::end(fs)),
       detail::deadline::after(timeout), return_when);
 }
+/// Python's wait(fs, timeout=None, return_when): an empty optional waits as
+/// long as it takes.
+template <class Range>
+auto wait(const Range& fs, std::nullopt_t, ReturnWhen return_when = ALL_COMPLETED) {
+  return wait(fs, return_when);
+}
+template <class Range, class Rep, class Period>
+auto wait(const Range& fs, std::optional<std::chrono::duration<Rep, Period>> timeout,
+          ReturnWhen return_when = ALL_COMPLETED) {
+  if (!timeout) return wait(fs, return_when);
+  return wait(fs, *timeout, return_when);
+}
 
 namespace detail {
 
