@@ -20,6 +20,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <initializer_list>
 #include <map>
@@ -177,21 +178,25 @@ class DictProxy : public detail::proxy_base {
 
   /// The value for k. Throws KeyError if absent.
   V at(const K& k) const {
-    auto v = detail::table_get<V>(c(), key(k));
+    auto v = lookup(k);
     if (!v) throw KeyError(detail::key_error_message(k, "key"));
     return std::move(*v);
   }
   /// The value for k, or nullopt.
-  std::optional<V> get(const K& k) const { return detail::table_get<V>(c(), key(k)); }
+  std::optional<V> get(const K& k) const { return lookup(k); }
   /// The value for k, or `fallback`.
   V get(const K& k, const V& fallback) const {
-    auto v = detail::table_get<V>(c(), key(k));
+    auto v = lookup(k);
     return v ? std::move(*v) : fallback;
   }
   /// d[k] = v.
   void set(const K& k, const V& v) const {
-    const auto kb = key(k);
-    detail::table_put(c(), kb, detail::manager_encode(detail::manager_scratch(1), v));
+    if constexpr (packed) {
+      detail::table_put_word<sizeof(K), sizeof(V)>(c(), word(k), word(v));
+    } else {
+      const auto kb = key(k);
+      detail::table_put(c(), kb, detail::manager_encode(detail::manager_scratch(1), v));
+    }
   }
   bool contains(const K& k) const { return detail::table_contains(c(), key(k)); }
   /// Removes k; returns how many were removed (0 or 1), as std::map::erase.
@@ -290,6 +295,21 @@ class DictProxy : public detail::proxy_base {
   DictProxy(detail::attach_tag, std::shared_ptr<detail::container> c) : proxy_base(std::move(c)) {}
   static detail::encoded_key key(const K& k) {
     return detail::make_key(detail::manager_encode(detail::manager_scratch(0), k));
+  }
+  // Manager::dict makes a packed table for these K and V (manager_table.hpp):
+  // the common operations then pass keys and values as words.
+  static constexpr bool packed = detail::packed_sizes<K, V>().first != 0;
+  template <class T>
+  static std::uint64_t word(const T& v) noexcept {
+    std::uint64_t w = 0;
+    std::memcpy(&w, std::addressof(v), sizeof(T));
+    return w;
+  }
+  std::optional<V> lookup(const K& k) const {
+    if constexpr (packed)
+      return detail::table_get_word<K, V>(c(), word(k));
+    else
+      return detail::table_get<V>(c(), key(k));
   }
 };
 

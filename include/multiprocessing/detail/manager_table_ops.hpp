@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <span>
 #include <string>
@@ -151,6 +152,100 @@ V table_apply(container& c, encoded_key k, F& fn, const char* missing) {
     std::vector<std::byte> buf;
     table_put(ss, k, manager_encode(buf, v));
     return v;
+  });
+}
+
+// The fast path of a packed table's most common operations (the proxy has
+// checked that its K and V are packed): the key and value as words, no
+// encoding, the hash of a known size. Anything unusual (a resize, a store
+// that is not packed) takes the general path above.
+
+/// The entry of `key` (a packed word of KeySize bytes) in packed store `s`, or -1.
+template <std::uint32_t KeySize>
+std::int64_t packed_lookup(const store& s, std::uint64_t key, std::uint64_t hash,
+                           std::uint64_t& slot) noexcept {
+  const store_header& h = s.header();
+  const std::uint64_t mask = h.index_cap - 1;
+  const std::uint32_t* index = s.index();
+  const store_entry* entries = s.entries();
+  std::uint64_t i = hash & mask;
+  std::uint64_t free_slot = ~std::uint64_t{0};
+  for (std::uint64_t n = 0; n < h.index_cap; ++n, i = (i + 1) & mask) {
+    const std::uint32_t v = index[i];
+    if (v == slot_empty) {
+      slot = free_slot != ~std::uint64_t{0} ? free_slot : i;
+      return -1;
+    }
+    if (v == slot_tombstone) {
+      if (free_slot == ~std::uint64_t{0}) free_slot = i;
+      continue;
+    }
+    const std::uint64_t e = v - slot_first_entry;
+    if (e < h.entries_len && entries[e].hash == key) {
+      slot = i;
+      return static_cast<std::int64_t>(e);
+    }
+  }
+  slot = free_slot;
+  return -1;
+}
+
+template <std::uint32_t KeySize, std::uint32_t ValueSize>
+bool packed_fits(const store& s) noexcept {
+  const store_header& h = s.header();
+  return h.packed_key == KeySize && h.packed_value == ValueSize && h.index_cap != 0;
+}
+
+/// d[key] = value on a packed table.
+template <std::uint32_t KeySize, std::uint32_t ValueSize>
+void table_put_word(container& c, std::uint64_t key, std::uint64_t value) {
+  c.locked([&](container::session& ss) {
+    store& s = ss.s();
+    store_header& h = s.header();
+    if (packed_fits<KeySize, ValueSize>(s)) {
+      const std::uint64_t hash = hash_word(key, KeySize);
+      std::uint64_t slot = 0;
+      const std::int64_t e = packed_lookup<KeySize>(s, key, hash, slot);
+      if (e >= 0) {
+        s.set(s.entries()[e].blob, value);
+        ss.commit();
+        return;
+      }
+      if (h.entries_len < h.entries_cap && slot != ~std::uint64_t{0}) {
+        const std::uint64_t n = h.entries_len;
+        s.entries()[n] = {key, value};  // past entries_len: unseen until published
+        std::uint32_t& slot_word = s.index()[slot];
+        const bool was_empty = slot_word == slot_empty;
+        s.set(slot_word, static_cast<std::uint32_t>(n + slot_first_entry));
+        s.set(h.entries_len, n + 1);
+        if (was_empty) s.set(h.index_filled, h.index_filled + 1);
+        s.set(h.count, h.count + 1);
+        ss.commit();
+        return;
+      }
+    }
+    table_put(ss, {packed_bytes(key, KeySize), hash_word(key, KeySize)},
+              packed_bytes(value, ValueSize));
+  });
+}
+
+/// d.get(key) on a packed table of K -> V (`key`: K's packed word).
+template <class K, class V>
+std::optional<V> table_get_word(container& c, std::uint64_t key) {
+  return c.locked([&](container::session& ss) -> std::optional<V> {
+    const store& s = ss.s();
+    const std::uint64_t hash = hash_word(key, sizeof(K));
+    if (packed_fits<sizeof(K), sizeof(V)>(s)) {
+      std::uint64_t slot = 0;
+      const std::int64_t e = packed_lookup<sizeof(K)>(s, key, hash, slot);
+      if (e < 0) return std::nullopt;
+      V v;
+      std::memcpy(&v, &s.entries()[e].blob, sizeof(V));
+      return v;
+    }
+    const table_position pos = table_find(s, packed_bytes(key, sizeof(K)), hash);
+    if (!pos.found) return std::nullopt;
+    return manager_decode<V>(entry_value(s, pos.entry));
   });
 }
 
