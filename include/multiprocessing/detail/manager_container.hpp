@@ -144,21 +144,14 @@ class container {
     explicit session(container& c) : c_(c) {
       manager_anchor& a = *c.anchor_;
       const std::uint32_t me = lock_owner_id();
-      if (a.mutex.owner() == me)
-        throw ProcessError(
-            "a manager container was used from inside its own apply(): that would deadlock");
+      if (a.mutex.owner() == me) throw_reentered();
       a.mutex.lock(me, deadline::never());
-      try {
-        if (a.shut_down.load(std::memory_order_acquire) != 0) throw_manager_shut_down();
-        const std::uint64_t gen = a.generation.load(std::memory_order_acquire);
-        if (gen != c.generation_) c.remap(gen);
-        shared_name& spare = a.data[(gen + 1) & 1];
-        if (c.store_.header().log_count != 0 || !spare.empty()) recover(spare);
-        c.populate(0);
-      } catch (...) {
-        a.mutex.unlock();
-        throw;
-      }
+      // One test per condition, all usually false; the work is out of line.
+      const std::uint64_t gen = a.generation.load(std::memory_order_acquire);
+      if (a.shut_down.load(std::memory_order_acquire) != 0 || gen != c.generation_ ||
+          c.store_.header().log_count != 0 || !a.data[(gen + 1) & 1].empty() ||
+          c.store_.header().used > c.populated_ || c.forks_ != manager_fork_count.load(std::memory_order_relaxed))
+        settle(gen);
     }
     ~session() {
       // An exception between the first logged store and commit(): undo.
@@ -178,6 +171,26 @@ class container {
     void commit() noexcept { c_.store_.commit(); }
 
    private:
+    [[noreturn, gnu::noinline]] static void throw_reentered() {
+      throw ProcessError(
+          "a manager container was used from inside its own apply(): that would deadlock");
+    }
+    /// The rest of the constructor (the lock is held): refuses after
+    /// shutdown, follows a move, repairs, maps pages in.
+    [[gnu::noinline]] void settle(std::uint64_t gen) {
+      container& c = c_;
+      manager_anchor& a = *c.anchor_;
+      try {
+        if (a.shut_down.load(std::memory_order_acquire) != 0) throw_manager_shut_down();
+        if (gen != c.generation_) c.remap(gen);
+        shared_name& spare = a.data[(gen + 1) & 1];
+        if (c.store_.header().log_count != 0 || !spare.empty()) recover(spare);
+        c.populate(0);
+      } catch (...) {
+        a.mutex.unlock();
+        throw;
+      }
+    }
     void recover(shared_name& spare) noexcept {
       c_.store_.rollback();
       if (!spare.empty()) {

@@ -162,8 +162,9 @@ V table_apply(container& c, encoded_key k, F& fn, const char* missing) {
 
 /// The entry of `key` (a packed word of KeySize bytes) in packed store `s`, or -1.
 template <std::uint32_t KeySize>
-std::int64_t packed_lookup(const store& s, std::uint64_t key, std::uint64_t hash,
-                           std::uint64_t& slot) noexcept {
+[[gnu::always_inline]] inline std::int64_t packed_lookup(const store& s, std::uint64_t key,
+                                                         std::uint64_t hash,
+                                                         std::uint64_t& slot) noexcept {
   const store_header& h = s.header();
   const std::uint64_t mask = h.index_cap - 1;
   const std::uint32_t* index = s.index();
@@ -203,7 +204,7 @@ void table_put_word(container& c, std::uint64_t key, std::uint64_t value) {
     store& s = ss.s();
     store_header& h = s.header();
     if (packed_fits<KeySize, ValueSize>(s)) {
-      const std::uint64_t hash = hash_word(key, KeySize);
+      const std::uint64_t hash = packed_hash(key);
       std::uint64_t slot = 0;
       const std::int64_t e = packed_lookup<KeySize>(s, key, hash, slot);
       if (e >= 0) {
@@ -234,16 +235,16 @@ template <class K, class V>
 std::optional<V> table_get_word(container& c, std::uint64_t key) {
   return c.locked([&](container::session& ss) -> std::optional<V> {
     const store& s = ss.s();
-    const std::uint64_t hash = hash_word(key, sizeof(K));
     if (packed_fits<sizeof(K), sizeof(V)>(s)) {
       std::uint64_t slot = 0;
-      const std::int64_t e = packed_lookup<sizeof(K)>(s, key, hash, slot);
+      const std::int64_t e = packed_lookup<sizeof(K)>(s, key, packed_hash(key), slot);
       if (e < 0) return std::nullopt;
       V v;
       std::memcpy(&v, &s.entries()[e].blob, sizeof(V));
       return v;
     }
-    const table_position pos = table_find(s, packed_bytes(key, sizeof(K)), hash);
+    const table_position pos =
+        table_find(s, packed_bytes(key, sizeof(K)), hash_word(key, sizeof(K)));
     if (!pos.found) return std::nullopt;
     return manager_decode<V>(entry_value(s, pos.entry));
   });
