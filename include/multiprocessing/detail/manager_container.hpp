@@ -163,7 +163,8 @@ class container {
 
     store& s() noexcept { return c_.store_; }
     /// Makes sure the store has `bytes` free, growing the container into a
-    /// new segment if not. Call before the operation's first logged store.
+    /// new segment if not, and that this process has mapped them. Call
+    /// before the operation's first logged store, whatever it writes.
     void reserve(std::uint64_t bytes) {
       if (c_.store_.free_bytes() < bytes) c_.make_room(bytes);
       c_.populate(bytes);
@@ -228,7 +229,7 @@ class container {
     }
     const store_header& h = store_.header();
     const std::uint64_t to = std::min<std::uint64_t>(
-        h.capacity, round_to_page(std::max(want, h.used + std::max(manager_populate_ahead, h.used / 2))));
+        h.capacity, round_to_page(std::max(want, h.used + std::max(manager_populate_ahead, h.used))));
     if (to > populated_) {
       manager_prefault(data_->payload() + populated_, to - populated_);
       populated_ = to;

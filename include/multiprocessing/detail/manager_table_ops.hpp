@@ -40,10 +40,9 @@ inline void table_put(container::session& ss, encoded_key k, bytes_view value) {
     throw ValueError("a manager dict or set cannot hold more than 2**30 items");
   const std::uint64_t need = pos.found ? blob_bytes(k.bytes.size(), value.size())
                                        : table_insert_need(s, k.bytes.size(), value.size());
-  if (s.free_bytes() < need) {
-    ss.reserve(need);  // may move the store: find again
-    pos = table_find(s, k.bytes, k.hash);
-  }
+  const bool may_move = s.free_bytes() < need;
+  ss.reserve(need);
+  if (may_move) pos = table_find(s, k.bytes, k.hash);  // the store may have moved: find again
   if (pos.found)
     table_assign(s, pos.entry, value);
   else
