@@ -1,7 +1,7 @@
 #pragma once
 // Workload 6 (docs/benchmarks.md): Pool(2), created before timing and warmed
 // up until both workers answer, as python_bench.py does.
-//   pool_map_tasks_per_s          map(square, 0..999,999), default chunksize
+//   pool_map_tasks_per_s          map(square, iota(0, 1,000,000)), default chunksize
 //   pool_apply_async_tasks_per_s  20,000 apply_async(square, i), then every get()
 //   pool_map_cpu_speedup          64 x cpu_task serially, then Pool(2).map
 //                                 (serial and parallel seconds go to stderr)
@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <ranges>
 #include <set>
 #include <thread>
 #include <vector>
@@ -59,9 +60,8 @@ inline void close_pool(mp::Pool& pool) {
 inline double rep_pool_map() {
   auto pool = make_pool();
   const auto t0 = clock_type::now();
-  std::vector<std::int64_t> xs(MAP_N);
-  for (std::int64_t i = 0; i < MAP_N; ++i) xs[static_cast<std::size_t>(i)] = i;
-  auto r = pool.map(square, xs);
+  // Python's range(MAP_N): the items are made as the chunks are, no list first.
+  auto r = pool.map(square, std::views::iota(std::int64_t{0}, MAP_N));
   const double dt = seconds_since(t0);
   close_pool(pool);
   std::int64_t sum = 0;

@@ -23,6 +23,7 @@
 
 #include "../exceptions.hpp"
 #include "archive.hpp"
+#include "pool_memory.hpp"
 #include "task.hpp"
 
 namespace multiprocessing::detail {
@@ -140,6 +141,8 @@ struct chunk_entry {
         if (n > in.remaining()) reader::fail("map chunk count larger than its input");
         auto& buf = out.buffer();
         const std::size_t base = buf.size();
+        buf.reserve(base + n * sizeof(V));
+        pool_prefault(buf.data() + base, n * sizeof(V));
         buf.resize(base + n * sizeof(V));
         for (std::uint64_t i = 0; i < n; ++i) {
           Arg a = detail::load<Arg>(in);
@@ -194,7 +197,10 @@ template <bool Star, class Arg, class F, class It>
 std::vector<std::byte> make_chunk_job(const F& f, It first, std::size_t n) {
   using entry = chunk_entry<F, Arg, Star>;
   std::vector<std::byte> b;
-  if constexpr (bytes_safe<Arg>) b.reserve(64 + n * sizeof(Arg));
+  if constexpr (bytes_safe<Arg>) {
+    b.reserve(64 + n * sizeof(Arg));
+    pool_prefault(b.data(), b.capacity());
+  }
   writer w(b);
   begin_frame(w);
   w.put(entry_id<entry>());
@@ -203,6 +209,14 @@ std::vector<std::byte> make_chunk_job(const F& f, It first, std::size_t n) {
   if constexpr (raw_bytes<Arg> && std::contiguous_iterator<It> &&
                 std::is_same_v<std::iter_value_t<It>, Arg>) {
     if (n != 0) w.write_bytes(std::to_address(first), n * sizeof(Arg));
+  } else if constexpr (raw_bytes<Arg>) {
+    // Items made on the fly (an iota view): written into place, no append each.
+    const std::size_t base = b.size();
+    b.resize(base + n * sizeof(Arg));
+    for (std::size_t i = 0; i < n; ++i, ++first) {
+      const Arg a = static_cast<Arg>(*first);
+      std::memcpy(b.data() + base + i * sizeof(Arg), &a, sizeof(Arg));
+    }
   } else {
     for (std::size_t i = 0; i < n; ++i, ++first) detail::save(w, static_cast<const Arg&>(*first));
   }

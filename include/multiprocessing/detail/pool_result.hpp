@@ -22,6 +22,7 @@
 #include "exception_transfer.hpp"
 #include "pool_error.hpp"
 #include "pool_job.hpp"
+#include "pool_memory.hpp"
 
 namespace multiprocessing::detail {
 
@@ -197,7 +198,11 @@ class map_state final : public result_state<map_value_t<R>> {
       : result_state<map_value_t<R>>(rebuild_errors),
         chunksize_(chunksize == 0 ? 1 : chunksize),
         chunks_left_(chunksize == 0 ? 0 : (items + chunksize - 1) / chunksize), items_(items) {
-    if constexpr (!std::is_void_v<R>) slots_.resize(items);
+    if constexpr (!std::is_void_v<R>) {
+      slots_.reserve(items);
+      pool_prefault(slots_.data(), items * sizeof(map_slot_t<R>));
+      slots_.resize(items);
+    }
   }
 
   std::size_t chunks() const noexcept { return (items_ + chunksize_ - 1) / chunksize_; }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "../exceptions.hpp"
+#include "pool_memory.hpp"
 #include "posix/io.hpp"
 
 namespace multiprocessing::detail {
@@ -73,6 +74,7 @@ class frame_buffer {
   void grow(std::size_t n) {
     n = std::max(n, size_ * 2);
     std::unique_ptr<std::byte[]> b(new std::byte[n]);
+    pool_prefault(b.get(), n);
     if (end_ != 0) std::memcpy(b.get(), buf_.get(), end_);
     buf_ = std::move(b);
     size_ = n;
