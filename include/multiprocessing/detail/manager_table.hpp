@@ -40,7 +40,7 @@ inline bool same_bytes(std::span<const std::byte> a, std::span<const std::byte> 
 /// A packed key or value: its bytes in the low bytes of a word, the rest zero.
 inline std::uint64_t packed_word(std::span<const std::byte> bytes) noexcept {
   std::uint64_t w = 0;
-  std::memcpy(&w, bytes.data(), bytes.size() < 8 ? bytes.size() : 8);
+  if (!bytes.empty()) std::memcpy(&w, bytes.data(), bytes.size() < 8 ? bytes.size() : 8);
   return w;
 }
 inline std::span<const std::byte> packed_bytes(const std::uint64_t& w, std::uint32_t size) noexcept {
