@@ -172,7 +172,7 @@ inline void table_build_arrays(const store& src, store& dst, std::uint64_t entri
   live = 0;
   // The index is written at random: fetch the slot of an entry some way
   // ahead so that its cache miss overlaps the work on this one.
-  constexpr std::uint64_t ahead = 8;
+  constexpr std::uint64_t ahead = 16;
   for (std::uint64_t e = 0; e < n; ++e) {
     if (e + ahead < n)
       __builtin_prefetch(&index[entry_hash(src, in[e + ahead]) & (index_cap - 1)], 1);
