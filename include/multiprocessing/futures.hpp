@@ -318,8 +318,9 @@ class basic_executor {
                                  },
                                  st, 0});
     } else {
-      auto frame = make_apply_job(f, static_cast<const std::decay_t<Args>&>(args)...);
-      engine().submit(std::make_shared<process_job>(process_job{std::move(frame), st, 0}));
+      job_scratch scratch;
+      write_apply_job(scratch.get(), f, static_cast<const std::decay_t<Args>&>(args)...);
+      engine().submit(make_process_job(st, std::span<const std::byte>(scratch.get()), 0));
     }
     return Future<R>(st);
   }
@@ -357,7 +358,7 @@ class basic_executor {
             st, c});
       } else {
         auto frame = make_chunk_job<false, Arg>(f, first, k);
-        engine().submit(std::make_shared<process_job>(process_job{std::move(frame), st, c}));
+        engine().submit(make_process_job(st, std::move(frame), c));
       }
     }
     if constexpr (std::is_void_v<R>) {

@@ -205,8 +205,9 @@ class basic_pool {
                                  },
                                  st, 0});
     } else {
-      auto frame = std::apply([&](const auto&... a) { return make_apply_job(f, a...); }, args);
-      engine().submit(std::make_shared<process_job>(process_job{std::move(frame), st, 0}));
+      job_scratch scratch;
+      std::apply([&](const auto&... a) { write_apply_job(scratch.get(), f, a...); }, args);
+      engine().submit(apply_state<R>::job_ptr(st, scratch.get()));
     }
     return AsyncResult<R>(st);
   }
@@ -383,7 +384,7 @@ class basic_pool {
         const std::size_t k = st->chunk_size(c);
         auto frame = make_chunk_job<Star, Arg>(f, it, k);
         std::ranges::advance(it, static_cast<std::ptrdiff_t>(k));
-        engine().submit(std::make_shared<process_job>(process_job{std::move(frame), st, c}));
+        engine().submit(make_process_job(st, std::move(frame), c));
       }
     }
   }

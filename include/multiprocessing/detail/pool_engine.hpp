@@ -64,7 +64,7 @@ inline std::string describe_exit(int code) {
 
 class process_engine {
  public:
-  using job_ptr = std::shared_ptr<process_job>;
+  using job_ptr = process_job_ptr;
   using clock = std::chrono::steady_clock;
 
   explicit process_engine(engine_options opt) : opt_(std::move(opt)) {
@@ -182,6 +182,11 @@ class process_engine {
 
  private:
   enum class state { run, close, terminate };
+
+  struct outcome {
+    job_ptr job;
+    std::span<const std::byte> body;
+  };
 
   struct worker {
     int number = 0;
@@ -329,7 +334,7 @@ class process_engine {
         if (batch.empty()) continue;
         l.unlock();
         iov.clear();
-        for (auto& j : batch) iov.push_back(iovec{j->frame.data(), j->frame.size()});
+        for (auto& j : batch) iov.push_back(iovec{const_cast<std::byte*>(j->frame.data()), j->frame.size()});
         // A failed write means the worker died: the receiver sees its sentinel.
         (void)posix::write_all(target->conn.fileno(), iov.data(), static_cast<int>(iov.size()),
                                true);
@@ -434,11 +439,9 @@ class process_engine {
   }
 
   void deliver_frames(worker& w) {
-    struct outcome {
-      job_ptr job;
-      std::span<const std::byte> body;
-    };
-    std::vector<outcome> got;
+    std::vector<outcome>& got = got_;  // receiver only: kept, not made per read
+    got.clear();
+    bool wake = false;
     {
       std::lock_guard g(m_);
       const auto now = clock::now();
@@ -458,9 +461,12 @@ class process_engine {
         got.push_back({std::move(w.inflight.front()), *f});
         w.inflight.pop_front();
       }
+      // Only this worker's load went down: the sender, if it sleeps, has
+      // something to do only if this worker now takes more of the queue.
+      wake = !got.empty() && sender_waiting_ && !queue_.empty() && eligible(w, cap());
     }
     if (got.empty()) return;
-    sender_cv_.notify_one();
+    if (wake) sender_cv_.notify_one();
     for (auto& o : got) {
       auto status = static_cast<worker_status>(o.body[0]);
       auto& sink = *o.job->sink;
@@ -475,7 +481,9 @@ class process_engine {
       } catch (...) {
         sink.fail(o.job->index, std::current_exception());
       }
+      o.job.reset();  // the last reference may be this one: free it now, not at the next read
     }
+    got.clear();
   }
 
   void handle_death(const worker_ptr& w) {
@@ -607,6 +615,7 @@ class process_engine {
   double avg_ns_ = -1;
   bool receiver_done_ = false;
   bool sender_waiting_ = false;
+  std::vector<outcome> got_;  // receiver only
   Connection wake_r_, wake_w_;
   std::thread receiver_;
   std::thread sender_;

@@ -177,20 +177,47 @@ inline void finish_frame(std::vector<std::byte>& b) {
   std::memcpy(b.data(), &len, 4);
 }
 
-/// The job bytes of f(args...).
+/// Writes the job bytes of f(args...) into b (cleared first).
 template <class F, class... Args>
-std::vector<std::byte> make_apply_job(const F& f, const Args&... args) {
+void write_apply_job(std::vector<std::byte>& b, const F& f, const Args&... args) {
   using entry = apply_entry<F, Args...>;
-  std::vector<std::byte> b;
-  b.reserve(64);
+  b.clear();
   writer w(b);
   begin_frame(w);
   w.put(entry_id<entry>());
   save_pool_callable(w, f);
   (detail::save(w, args), ...);
   finish_frame(b);
+}
+
+/// The job bytes of f(args...).
+template <class F, class... Args>
+std::vector<std::byte> make_apply_job(const F& f, const Args&... args) {
+  std::vector<std::byte> b;
+  b.reserve(64);
+  write_apply_job(b, f, args...);
   return b;
 }
+
+/// A thread's buffer for the bytes of a call before they go into its job:
+/// a stream of apply_async allocates nothing for them.
+class job_scratch {
+ public:
+  job_scratch() : b_(buffer()) {}
+  job_scratch(const job_scratch&) = delete;
+  job_scratch& operator=(const job_scratch&) = delete;
+  ~job_scratch() {
+    if (b_.capacity() > 64 * 1024) std::vector<std::byte>().swap(b_);  // a big argument passed
+  }
+  std::vector<std::byte>& get() noexcept { return b_; }
+
+ private:
+  static std::vector<std::byte>& buffer() {
+    thread_local std::vector<std::byte> b;
+    return b;
+  }
+  std::vector<std::byte>& b_;
+};
 
 /// The job bytes of f over [first, first + n) of a range's items.
 template <bool Star, class Arg, class F, class It>

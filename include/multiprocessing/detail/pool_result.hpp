@@ -6,6 +6,9 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdio>
+#include <memory>
+#include <new>
+#include <span>
 #include <exception>
 #include <functional>
 #include <mutex>
@@ -56,34 +59,41 @@ inline void report_callback_exception(const char* which) noexcept {
 }
 
 /// A value or an exception that arrives once; waitable from any thread.
+/// Kept small: a stream of apply_async keeps one per call alive, and every
+/// fresh page of them costs a page fault. Callbacks and the exception live
+/// out of line, made only when there are some.
 template <class T>
 class result_state : public job_sink {
  public:
   /// rebuild_errors: keep the exception as bytes (process pools; pool_error.hpp).
-  explicit result_state(bool rebuild_errors = false) : error_(rebuild_errors) {}
+  explicit result_state(bool rebuild_errors = false) : rebuild_(rebuild_errors) {}
 
   void set_callbacks(value_callback_t<T> on_value, error_callback_fn on_error) {
-    on_value_ = std::move(on_value);
-    on_error_ = std::move(on_error);
+    if (!on_value && !on_error) return;
+    cbs_ = std::make_unique<callbacks>(callbacks{std::move(on_value), std::move(on_error)});
   }
 
   /// Stores the value, runs the callback, then wakes waiters. Later calls are ignored.
   void complete_value(stored_t<T> v) noexcept {
+    const bool call = cbs_ && cbs_->on_value;
     {
       std::lock_guard g(m_);
       if (completing_) return;
       completing_ = true;
       value_.emplace(std::move(v));
+      if (!call) ready_ = true;  // no callback to run first: ready in the same step
     }
-    if (on_value_) {
-      try {
-        if constexpr (std::is_void_v<T>)
-          on_value_();
-        else
-          on_value_(*value_);
-      } catch (...) {
-        report_callback_exception("a pool callback");
-      }
+    if (!call) {
+      cv_.notify_all();
+      return;
+    }
+    try {
+      if constexpr (std::is_void_v<T>)
+        cbs_->on_value();
+      else
+        cbs_->on_value(*value_);
+    } catch (...) {
+      report_callback_exception("a pool callback");
     }
     mark_ready();
   }
@@ -93,15 +103,20 @@ class result_state : public job_sink {
       if (completing_) return;
       completing_ = true;
       try {
-        error_.set(e);
-      } catch (...) {  // out of memory: keep the original
-        error_ = error_holder(false);
-        error_.set(e);
+        error_ = std::make_unique<error_holder>(rebuild_);
+        error_->set(e);
+      } catch (...) {  // out of memory: keep the original, if even that can be had
+        try {
+          error_ = std::make_unique<error_holder>(false);
+          error_->set(e);
+        } catch (...) {
+          error_.reset();
+        }
       }
     }
-    if (on_error_) {
+    if (cbs_ && cbs_->on_error) {
       try {
-        on_error_(e);
+        cbs_->on_error(e);
       } catch (...) {
         report_callback_exception("a pool error callback");
       }
@@ -130,22 +145,33 @@ class result_state : public job_sink {
   bool successful() const {
     std::lock_guard g(m_);
     if (!ready_) throw ValueError("the result is not ready");
-    return !error_;
+    return value_.has_value();
   }
   /// The value (a copy: several handles may read it); rethrows the task's exception.
   T get() const {
     wait();
-    if (error_) std::rethrow_exception(error_.get());
+    if (!value_) rethrow();
     if constexpr (!std::is_void_v<T>) return *value_;
   }
   /// The value, moved out: for the only reader (map() on its own result).
   T take() {
     wait();
-    if (error_) std::rethrow_exception(error_.get());
+    if (!value_) rethrow();
     if constexpr (!std::is_void_v<T>) return std::move(*value_);
   }
 
  private:
+  struct callbacks {
+    value_callback_t<T> on_value;
+    error_callback_fn on_error;
+  };
+
+  [[noreturn]] void rethrow() const {
+    std::exception_ptr e = error_ ? error_->get() : nullptr;
+    if (!e) e = std::make_exception_ptr(std::bad_alloc());  // the error could not be kept
+    std::rethrow_exception(e);
+  }
+
   void mark_ready() noexcept {
     {
       std::lock_guard g(m_);
@@ -156,15 +182,16 @@ class result_state : public job_sink {
 
   mutable std::mutex m_;
   mutable std::condition_variable cv_;
+  bool rebuild_;
   bool completing_ = false;
   bool ready_ = false;
-  std::optional<stored_t<T>> value_;
-  error_holder error_;
-  value_callback_t<T> on_value_;
-  error_callback_fn on_error_;
+  std::optional<stored_t<T>> value_;     // set: succeeded
+  std::unique_ptr<error_holder> error_;  // failed (value_ empty)
+  std::unique_ptr<callbacks> cbs_;
 };
 
-/// apply_async: one call's result.
+/// apply_async: one call's result, with the call's job inside it: one
+/// allocation per call for both (job_ptr()).
 template <class R>
 class apply_state final : public result_state<R> {
  public:
@@ -179,6 +206,17 @@ class apply_state final : public result_state<R> {
       this->complete_value(std::move(v));
     }
   }
+  /// The embedded job, holding self alive; frame: the call's bytes.
+  static process_job_ptr job_ptr(const std::shared_ptr<apply_state>& self,
+                                 std::span<const std::byte> frame) {
+    self->job_.frame.assign(frame);
+    self->job_.sink = self.get();
+    self->job_.index = 0;
+    return process_job_ptr(self, &self->job_);
+  }
+
+ private:
+  process_job job_;
 };
 
 /// Where the results of map items go before the whole list is ready: the
