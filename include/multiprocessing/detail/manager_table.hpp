@@ -53,13 +53,17 @@ inline std::span<const std::byte> entry_key(const store& s, const store_entry& e
 inline std::span<const std::byte> entry_value(const store& s, const store_entry& e) noexcept {
   return s.packed() ? packed_bytes(e.blob, s.header().packed_value) : s.blob_value(e.blob);
 }
-/// The hash of a packed key (its word): Fibonacci hashing, the product's top
-/// bits moved to the bottom, where the index takes them. Keys in a run (the
-/// common case for ints) land evenly spread, so probes stay about one slot
-/// long even with the index two thirds full; a packed table uses it instead
-/// of the hash its caller passes.
+/// The hash of a packed key (its word) for Fibonacci hashing: the index
+/// takes the product's top bits (table_home), so keys in a run (the common
+/// case for ints) land evenly spread and probes stay about one slot long
+/// even with the index two thirds full. A packed table uses it instead of
+/// the hash its caller passes.
 inline std::uint64_t packed_hash(std::uint64_t key) noexcept {
-  return __builtin_bswap64(key * 0x9e3779b97f4a7c15ULL);
+  return key * 0x9e3779b97f4a7c15ULL;
+}
+/// The slot where a probe for `hash` starts in an index of `index_cap` slots.
+inline std::uint64_t table_home(std::uint64_t hash, std::uint64_t index_cap, bool packed) noexcept {
+  return packed ? hash >> (64 - std::countr_zero(index_cap)) : hash & (index_cap - 1);
 }
 inline std::uint64_t entry_hash(const store& s, const store_entry& e) noexcept {
   return s.packed() ? packed_hash(e.hash) : e.hash;
@@ -81,7 +85,7 @@ table_position table_probe(const store& s, std::uint64_t hash, Match match) noex
   const std::uint64_t mask = h.index_cap - 1;
   const std::uint32_t* index = s.index();
   bool have_tombstone = false;
-  std::uint64_t i = hash & mask;
+  std::uint64_t i = table_home(hash, h.index_cap, s.packed());
   // At most two thirds of the slots are filled, so an empty one ends every
   // probe; the bound only guards against a corrupt table.
   for (std::uint64_t n = 0; n < h.index_cap; ++n, i = (i + 1) & mask) {
@@ -175,7 +179,7 @@ inline void table_build_arrays(const store& src, store& dst, std::uint64_t entri
   constexpr std::uint64_t ahead = 16;
   for (std::uint64_t e = 0; e < n; ++e) {
     if (e + ahead < n)
-      __builtin_prefetch(&index[entry_hash(src, in[e + ahead]) & (index_cap - 1)], 1);
+      __builtin_prefetch(&index[table_home(entry_hash(src, in[e + ahead]), index_cap, packed)], 1);
     if (!all_live && !entry_live(src, e)) continue;
     std::uint64_t blob = in[e].blob;
     if (copy_blobs && !packed) {
@@ -185,7 +189,7 @@ inline void table_build_arrays(const store& src, store& dst, std::uint64_t entri
       blob_cursor += size;
     }
     out[live] = {in[e].hash, blob};
-    std::uint64_t i = entry_hash(src, in[e]) & (index_cap - 1);
+    std::uint64_t i = table_home(entry_hash(src, in[e]), index_cap, packed);
     while (index[i] != slot_empty) i = (i + 1) & (index_cap - 1);
     index[i] = static_cast<std::uint32_t>(live + slot_first_entry);
     ++live;

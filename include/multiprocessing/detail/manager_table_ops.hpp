@@ -168,7 +168,7 @@ template <std::uint32_t KeySize>
   const std::uint64_t mask = h.index_cap - 1;
   const std::uint32_t* index = s.index();
   const store_entry* entries = s.entries();
-  std::uint64_t i = hash & mask;
+  std::uint64_t i = table_home(hash, h.index_cap, true);
   std::uint64_t free_slot = ~std::uint64_t{0};
   for (std::uint64_t n = 0; n < h.index_cap; ++n, i = (i + 1) & mask) {
     const std::uint32_t v = index[i];
