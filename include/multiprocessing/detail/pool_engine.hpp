@@ -499,7 +499,7 @@ class process_engine {
     }
     retire(*w);
     const int code = w->proc->poll().value_or(-SIGKILL);
-    std::vector<job_ptr> lost, failed;
+    std::vector<job_ptr> lost, failed, running;
     std::exception_ptr lost_error, broke;
     bool replace = false;
     {
@@ -535,6 +535,19 @@ class process_engine {
           jobs.clear();
         }
       }
+      if (broke) {
+        // The jobs workers were running fail last: whoever waits on one of
+        // them finds every other job of the pool failed or cancelled already.
+        if (!jobs.empty()) {
+          running.push_back(std::move(jobs.front()));
+          jobs.pop_front();
+        }
+        for (auto& o : workers_)
+          if (!o->inflight.empty()) {
+            running.push_back(std::move(o->inflight.front()));
+            o->inflight.pop_front();
+          }
+      }
       for (auto& j : jobs) failed.push_back(std::move(j));  // terminating: already failed
       if (broke) {
         broken_ = broke;
@@ -546,8 +559,10 @@ class process_engine {
       }
     }
     for (auto& j : lost) j->sink->fail(j->index, lost_error);
-    if (broke)
+    if (broke) {
       for (auto& j : failed) j->sink->fail(j->index, broke);
+      for (auto& j : running) j->sink->fail(j->index, broke);
+    }
     if (replace) {
       try {
         auto nw = spawn_worker();
