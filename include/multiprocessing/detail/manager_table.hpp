@@ -177,6 +177,18 @@ inline void table_build_arrays(const store& src, store& dst, std::uint64_t entri
   // The index is written at random: fetch the slot of an entry some way
   // ahead so that its cache miss overlaps the work on this one.
   constexpr std::uint64_t ahead = 16;
+  if (all_live) {  // the common case, growing: the entries as they are, a new index
+    if (n != 0) std::memcpy(out, in, n * sizeof(store_entry));
+    const int shift = 64 - std::countr_zero(index_cap);
+    for (std::uint64_t e = 0; e < n; ++e) {
+      if (e + ahead < n) __builtin_prefetch(&index[packed_hash(in[e + ahead].hash) >> shift], 1);
+      std::uint64_t i = packed_hash(in[e].hash) >> shift;
+      while (index[i] != slot_empty) i = (i + 1) & (index_cap - 1);
+      index[i] = static_cast<std::uint32_t>(e + slot_first_entry);
+    }
+    live = n;
+    return;
+  }
   for (std::uint64_t e = 0; e < n; ++e) {
     if (e + ahead < n)
       __builtin_prefetch(&index[table_home(entry_hash(src, in[e + ahead]), index_cap, packed)], 1);
