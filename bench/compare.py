@@ -25,9 +25,11 @@ import datetime
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -172,9 +174,70 @@ def markdown_table(header, rows, right_align):
     return "\n".join([line(header), sep] + [line(r) for r in rows])
 
 
-def write_plot(rows, path):
-    """Hook for --plot (a PNG bar chart of the ratios): a later issue."""
-    say(f"--plot {path}: not implemented yet (the table above has the ratios)")
+def write_plot(ratios, path):
+    """A PNG bar chart of the ratios: for each workload, how many times better
+    C++ is than Python and than raw (log scale; 1 = as fast). matplotlib if
+    it is installed, else gnuplot; False (with the command to install one)
+    if neither is."""
+    ratios = [(n, p, r) for n, p, r in ratios if p is not None or r is not None]
+    if not ratios:
+        say(f"--plot {path}: no ratio to plot")
+        return False
+    title = "multiprocessing for C++: how many times better than Python / raw (log scale)"
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        plt = None
+    if plt is not None:
+        names = [n for n, _, _ in ratios][::-1]
+        ys = range(len(names))
+        fig, ax = plt.subplots(figsize=(10, 0.45 * len(names) + 1.5))
+        h = 0.38
+        ax.barh([y + h / 2 for y in ys], [p or 0 for _, p, _ in ratios][::-1], h,
+                label="C++ / Python")
+        ax.barh([y - h / 2 for y in ys], [r or 0 for _, _, r in ratios][::-1], h,
+                label="C++ / raw")
+        ax.set_yticks(list(ys))
+        ax.set_yticklabels(names)
+        ax.set_xscale("log")
+        ax.axvline(1.0, color="black", linewidth=0.8)
+        ax.set_title(title, fontsize=10)
+        ax.legend(loc="lower right")
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        say(f"--plot: wrote {path} (matplotlib)")
+        return True
+    if shutil.which("gnuplot"):
+        with tempfile.TemporaryDirectory() as tmp:
+            data = os.path.join(tmp, "ratios.dat")
+            with open(data, "w") as f:
+                for n, p, r in ratios:
+                    # gnuplot's log scale cannot show a missing value: NaN skips it
+                    f.write(f'"{n}" {p if p else "NaN"} {r if r else "NaN"}\n')
+            script = f"""
+set terminal pngcairo size {max(700, 90 * len(ratios))},560 font ",9" noenhanced
+set output "{path}"
+set bmargin 12
+set title "{title}"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set logscale y
+set grid ytics
+set xtics rotate by -35
+set key top right
+plot "{data}" using 2:xtic(1) title "C++ / Python", "" using 3 title "C++ / raw", 1 notitle lc rgb "black"
+"""
+            r = subprocess.run(["gnuplot"], input=script, text=True, capture_output=True)
+            if r.returncode != 0 or not os.path.exists(path):
+                say(f"--plot {path}: gnuplot failed: {r.stderr.strip()}")
+                return False
+        say(f"--plot: wrote {path} (gnuplot)")
+        return True
+    say(f"--plot {path}: needs matplotlib or gnuplot; install one of them: "
+        "sudo apt-get install python3-matplotlib   (or: sudo apt-get install gnuplot-nox)")
     return False
 
 
@@ -195,7 +258,7 @@ def main():
     ap.add_argument("--log-dir", help="keep every invocation's stdout and stderr here")
     ap.add_argument("--check-targets", action="store_true",
                     help="exit 1 if a project target is missed")
-    ap.add_argument("--plot", metavar="PNG", help="bar chart of the ratios (not implemented yet)")
+    ap.add_argument("--plot", metavar="PNG", help="also write a PNG bar chart of the ratios (matplotlib or gnuplot)")
     args = ap.parse_args()
     reps = args.reps or (3 if args.quick else 5)
     if reps < 1 or args.rounds < 1:
@@ -241,7 +304,7 @@ def main():
                 runs.setdefault((column, name), []).append(r)
 
     header = ["workload", "unit", "C++", "Python", "raw", "C++/Python", "C++/raw", "target"]
-    rows, failures, missed, rss = [], [], [], {}
+    rows, failures, missed, rss, ratios = [], [], [], {}, []
     for name, unit in workloads:
         cell = {}
         for column in ("cpp", "python", "raw"):
@@ -254,6 +317,7 @@ def main():
         vs = {"python": speed_ratio(cell["cpp"], cell["python"], unit),
               "raw": speed_ratio(cell["cpp"], cell["raw"], unit),
               "value": cell["cpp"]}  # a target on the C++ value itself (a speedup)
+        ratios.append((name, vs["python"], vs["raw"]))
         verdicts = []
         for t in COMPARISONS.get(name, Comparison()).targets:
             r = vs[t.against]
@@ -296,7 +360,7 @@ def main():
     if log_path:
         print(f"\nlogs: {log_path}")
     status = 0
-    if args.plot and not write_plot(rows, args.plot):
+    if args.plot and not write_plot(ratios, args.plot):
         status = 1
     if failures or (args.check_targets and missed):
         status = 1
