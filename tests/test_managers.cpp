@@ -2,6 +2,7 @@
 // seed tutorials' programs, growth, processes killed in the middle of an
 // operation, shutdown, transfer to forked and exec'd processes.
 #include <multiprocessing/managers.hpp>
+#include <multiprocessing/pool.hpp>
 #include <multiprocessing/process.hpp>
 #include <multiprocessing/queues.hpp>
 #include <multiprocessing/reduction.hpp>
@@ -668,6 +669,34 @@ const int exec_child_hook = [] {
 }();
 
 }  // namespace
+
+// A pool task is a function with external linkage (see docs/deviations.md).
+int managers_test_pool_task(mp::DictProxy<std::string, int> d, mp::ListProxy<int> l, int i) {
+  d.apply("count", [](int& v) { v += 1; });
+  l.append(i);
+  return static_cast<int>(::getpid());
+}
+
+TEST_CASE("transfer: proxies as pool-task arguments reach the same containers") {
+  mp::Manager m;
+  auto d = m.dict<std::string, int>();
+  auto l = m.list<int>();
+  d["count"] = 0;
+  {
+    mp::Pool pool(2);
+    std::vector<mp::AsyncResult<int>> rs;
+    for (int i = 0; i < 40; ++i) rs.push_back(pool.apply_async(&managers_test_pool_task, d, l, i));
+    std::set<int> pids;
+    for (auto& r : rs) pids.insert(r.get(30s));
+    CHECK(pids.count(static_cast<int>(::getpid())) == 0);  // ran in workers
+  }
+  CHECK(d["count"].get() == 40);
+  auto items = l.copy();
+  std::sort(items.begin(), items.end());
+  std::vector<int> expected(40);
+  for (int i = 0; i < 40; ++i) expected[static_cast<std::size_t>(i)] = i;
+  CHECK(items == expected);
+}
 
 TEST_CASE("transfer: a freshly exec'd process attaches proxies by name") {
   mp::Manager m;

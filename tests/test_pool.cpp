@@ -3,6 +3,7 @@
 
 #include <multiprocessing/pool.hpp>
 #include <multiprocessing/process.hpp>
+#include <multiprocessing/sharedctypes.hpp>
 
 #include <signal.h>
 #include <unistd.h>
@@ -39,6 +40,11 @@ int pid_after(int ms) {
 }
 void nothing(int) {}
 int sleep_ms(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return ms;
+}
+int report_pid_then_sleep(mp::Value<int> pid, int ms) {
+  pid.value() = static_cast<int>(::getpid());
   std::this_thread::sleep_for(std::chrono::milliseconds(ms));
   return ms;
 }
@@ -354,15 +360,12 @@ TEST_CASE("a worker that calls _exit or is SIGKILLed fails its chunk within a se
     else
       REQUIRE(rs[x].get(10s) == x * 10);
   }
-  // A worker killed from outside while it runs a task.
-  auto victim = pool.apply_async(sleep_ms, 5000);
-  int pid = 0;
-  // Find the worker running it: the one that does not answer quickly.
-  auto pids = pool.map(pid_after, std::vector<int>{0}, 1);
-  std::this_thread::sleep_for(100ms);
-  for (auto& c : mp::active_children())
-    if (c.pid() != pids[0]) pid = c.pid();
-  REQUIRE(pid != 0);
+  // A worker killed from outside while it runs a task: the task says which
+  // worker it is in.
+  mp::Value<int> running_in(0);
+  auto victim = pool.apply_async(report_pid_then_sleep, running_in, 5000);
+  REQUIRE(test_util::wait_until([&] { return running_in.value() != 0; }, 10s));
+  const int pid = running_in.value();
   auto t1 = clk::now();
   ::kill(pid, SIGKILL);
   REQUIRE_THROWS_AS(victim.get(5s), mp::WorkerLostError);
