@@ -3,6 +3,7 @@
 // consumers killed in the middle of a put or a get; corrupt rings.
 #include <multiprocessing/process.hpp>
 #include <multiprocessing/detail/config.hpp>
+#include <multiprocessing/pool.hpp>
 #include <multiprocessing/queues.hpp>
 #include <multiprocessing/reduction.hpp>
 #include <multiprocessing/sharedctypes.hpp>
@@ -23,6 +24,7 @@
 #include <new>
 #include <numeric>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -471,6 +473,35 @@ TEST_CASE("Queue: tutorial worker pool with task and done queues") {
   }
   for (int i = 0; i < 50; ++i) CHECK(got[i] == 2 * i);
   for (auto& w : workers) CHECK(finish(w) == 0);
+}
+
+// A pool task is a function with external linkage (docs/deviations.md).
+int queues_test_pool_task(mp::Queue<int> results, mp::JoinableQueue<int> work) {
+  const int n = work.get(30s);
+  results.put(n * n);
+  work.task_done();
+  return n;
+}
+
+TEST_CASE("Queue: handles as pool-task arguments reach the same queues") {
+  mp::Queue<int> results;
+  mp::JoinableQueue<int> work;
+  for (int i = 0; i < 20; ++i) work.put(i);
+  {
+    mp::Pool pool(2);
+    std::vector<mp::AsyncResult<int>> rs;
+    for (int i = 0; i < 20; ++i) rs.push_back(pool.apply_async(&queues_test_pool_task, results, work));
+    std::multiset<int> taken;
+    for (auto& r : rs) taken.insert(r.get(30s));
+    CHECK(taken.size() == 20);
+    CHECK(*taken.begin() == 0);
+    CHECK(*taken.rbegin() == 19);
+  }
+  work.join();  // every item got its task_done, in the workers
+  long sum = 0;
+  for (int i = 0; i < 20; ++i) sum += results.get(10s);
+  CHECK(sum == 2470);  // 0^2 + ... + 19^2
+  CHECK(results.empty());
 }
 
 // ------------------------------------------------------------ JoinableQueue, SimpleQueue
